@@ -1,0 +1,40 @@
+# beatless: `make run` serves the API against an embedded emulated AWS; `make test` runs the suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+MOTO_PORT ?= 5000
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test lint format clean
+
+help:
+	@echo "make run    serve the API on 127.0.0.1:$(PORT) against moto on 127.0.0.1:$(MOTO_PORT)"
+	@echo "make test   lint, then run the whole test suite"
+	@echo "make format format the code with ruff"
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $(STAMP)
+
+run: $(STAMP)
+	PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) exec $(BIN)/python -m chalicelib.local.runtime
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

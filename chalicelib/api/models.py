@@ -1,0 +1,194 @@
+"""Request and response models of the native API; the OpenAPI document is generated from them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NAME_PATTERN = r"^[^\x00-\x1f\x7f/\\#?]+$"
+#: Fields a GET returns that a PUT or PATCH may carry back unchanged; they are ignored.
+READ_ONLY = frozenset(
+    {
+        "id",
+        "spec",
+        "expressions",
+        "path",
+        "schedule_description",
+        "next_run_at",
+        "last_run_at",
+        "last_run_id",
+        "total_run_count",
+        "created_at",
+        "updated_at",
+        "created_by",
+    }
+)
+
+
+class Crontab(BaseModel):
+    """Celery crontab; a missing field means ``*``. Day fields are AND-ed, Sunday = 0."""
+
+    model_config = ConfigDict(extra="forbid")
+    minute: str | int | None = None
+    hour: str | int | None = None
+    day_of_week: str | int | None = None
+    day_of_month: str | int | None = None
+    month_of_year: str | int | None = None
+
+
+class Interval(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    every: int = Field(ge=1)
+    period: Literal["days", "hours", "minutes", "seconds"]
+
+
+class ScheduleFields(BaseModel):
+    """Exactly one of crontab, schedule or interval, or due_time alone or with one of them."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    crontab: Crontab | None = None
+    schedule: str | None = Field(
+        None,
+        max_length=256,
+        description="5-field cron, 6-field cron with seconds, @daily-style macro, "
+        "@every <Go duration>, or EventBridge cron()/rate()/at(); optional CRON_TZ= prefix",
+    )
+    interval: Interval | None = None
+    due_time: str | None = Field(
+        None, max_length=64, description="Go or ISO 8601 duration from now, or RFC 3339 instant"
+    )
+    timezone: str | None = Field(None, max_length=64, description="IANA time zone, default UTC")
+    start_at: str | None = Field(None, max_length=64, description="RFC 3339")
+    end_at: str | None = Field(None, max_length=64, description="RFC 3339")
+    ttl: str | None = Field(None, max_length=64, description="duration or RFC 3339; ends the job")
+    repeats: int | None = Field(None, ge=1, description="maximum number of runs")
+
+    def schedule_values(self) -> dict[str, Any]:
+        return self.model_dump(
+            include=set(ScheduleFields.model_fields), exclude_none=True, mode="json"
+        )
+
+
+class JobIn(ScheduleFields):
+    """A job as POST and PUT take it. Read-only fields of a GET body are accepted and ignored."""
+
+    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
+    task: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=2000)
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    data: Any = None
+    enabled: bool = True
+    queue: Literal["high", "default", "low"] | None = None
+    overlap: Literal["allow", "skip"] = "allow"
+    version: int | None = Field(None, description="optimistic lock: the version you read")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_read_only(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if k not in READ_ONLY}
+        # A GET body's ``schedule`` is the rendering of its crontab/interval: not a second form.
+        if isinstance(data.get("schedule"), str) and (
+            data.get("crontab") is not None or data.get("interval") is not None
+        ):
+            data.pop("schedule")
+        return data
+
+    def values(self) -> dict[str, Any]:
+        return self.model_dump(exclude={"version"}, exclude_none=True, mode="json") | {
+            "data": self.data
+        }
+
+
+class JobPatch(JobIn):
+    """PATCH: every field optional; only the fields sent change (null clears a field)."""
+
+    name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)  # type: ignore[assignment]
+    task: str | None = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+
+    def changes(self) -> dict[str, Any]:
+        sent = set(self.model_fields_set) - {"version"}
+        return self.model_dump(include=sent, mode="json")
+
+
+class PreviewIn(ScheduleFields):
+    count: int = Field(5, ge=1, le=100)
+
+
+class PreviewOut(BaseModel):
+    expressions: list[str]
+    timezone: str
+    path: Literal["scheduler", "sqs"]
+    next: list[str]
+    description: str
+    schedule: str
+
+
+class JobOut(BaseModel):
+    id: str
+    name: str
+    description: str
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    data: Any = None
+    enabled: bool
+    queue: str
+    overlap: str
+    crontab: dict[str, Any] | None = None
+    interval: dict[str, Any] | None = None
+    due_time: str | None = None
+    schedule: str = Field(description="human-readable schedule (cron text or 'every 5 minutes')")
+    schedule_description: str
+    timezone: str
+    start_at: str | None = None
+    end_at: str | None = None
+    ttl: str | None = None
+    repeats: int | None = None
+    spec: dict[str, Any] = Field(description="the normalised schedule")
+    expressions: list[str] = Field(description="the EventBridge Scheduler expressions in use")
+    path: Literal["scheduler", "sqs"]
+    next_run_at: str | None
+    last_run_at: str | None
+    last_run_id: str | None
+    total_run_count: int
+    created_at: str
+    updated_at: str
+    version: int
+
+
+class JobList(BaseModel):
+    items: list[JobOut]
+    cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
+
+
+class TaskOut(BaseModel):
+    name: str
+    queue: str
+    doc: str
+    schedulable: bool
+
+
+class TaskList(BaseModel):
+    items: list[TaskOut]
+
+
+class StatusOut(BaseModel):
+    id: str
+    service: str
+    startDate: str
+    status: Literal["Active", "Inactive", "ShutdownInProgress", "Unreachable"]
+    version: str
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail

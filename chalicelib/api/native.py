@@ -1,0 +1,218 @@
+"""The native face, mounted at ``/v1``: parse, call the service, shape the answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib import schedules, services
+from chalicelib.api import models
+from chalicelib.api.routing import (
+    QueryParam,
+    parse_body,
+    query_bool,
+    query_int,
+    query_value,
+    route,
+)
+from chalicelib.jobs import MAX_PAGE, spec_of
+from chalicelib.schedules.durations import format_instant
+from chalicelib.settings import get_settings
+from chalicelib.storage import JobModel
+from chalicelib.tasks import registry
+
+bp = Blueprint(__name__)
+PREFIX = "/v1"
+FACE = "native"
+TENANT = "default"  # a single tenant until API keys land
+INSTANCE_ID = uuid.uuid4().hex
+STARTED = datetime.now(UTC)
+
+
+def _route(path: str, method: str, **kwargs: Any) -> Any:
+    return route(bp, path, method, face=FACE, prefix=PREFIX, **kwargs)
+
+
+def job_out(job: JobModel) -> dict[str, Any]:
+    """A job as the native API shows it."""
+    spec = spec_of(job)
+    inputs = job.schedule_input or {}
+    now = datetime.now(UTC)
+    body = models.JobOut(
+        id=job.job_id,
+        name=job.name,
+        description=job.description or "",
+        task=job.task,
+        args=job.args or [],
+        kwargs=job.kwargs or {},
+        data=job.data,
+        enabled=job.enabled,
+        queue=job.queue,
+        overlap=job.overlap,
+        crontab=inputs.get("crontab"),
+        interval=inputs.get("interval"),
+        due_time=inputs.get("due_time"),
+        schedule=inputs["schedule"] if "schedule" in inputs else spec.render(),
+        schedule_description=schedules.describe(spec),
+        timezone=spec.timezone,
+        start_at=inputs.get("start_at"),
+        end_at=inputs.get("end_at"),
+        ttl=inputs.get("ttl"),
+        repeats=spec.repeats,
+        spec=job.spec,
+        expressions=[p.expression for p in schedules.plan(spec, now)],
+        path=schedules.path(spec),
+        next_run_at=_instant(job.next_run_at),
+        last_run_at=_instant(job.last_run_at),
+        last_run_id=job.last_run_id,
+        total_run_count=int(job.total_run_count or 0),
+        created_at=format_instant(job.created_at),
+        updated_at=format_instant(job.updated_at),
+        version=int(job.version or 0),
+    )
+    return body.model_dump(mode="json")
+
+
+def _instant(value: datetime | None) -> str | None:
+    return format_instant(value) if value else None
+
+
+@_route(
+    "/status",
+    "GET",
+    summary="Service status (no key needed)",
+    response=models.StatusOut,
+    public=True,
+)
+def status() -> dict[str, Any]:
+    return models.StatusOut(
+        id=INSTANCE_ID,
+        service="beatless",
+        startDate=format_instant(STARTED),
+        status="Active",
+        version=get_settings().version,
+    ).model_dump()
+
+
+@_route("/tasks/registered", "GET", summary="Registered task names", response=models.TaskList)
+def registered_tasks() -> dict[str, Any]:
+    items = [
+        models.TaskOut(name=t.name, queue=t.queue, doc=t.doc, schedulable=t.schedulable)
+        for t in registry.all()
+    ]
+    return models.TaskList(items=items).model_dump()
+
+
+@_route(
+    "/jobs",
+    "POST",
+    summary="Create a job",
+    request=models.JobIn,
+    response=models.JobOut,
+    status=201,
+)
+def create_job() -> Response:
+    body = parse_body(bp, models.JobIn)
+    job = services.job_service().create(TENANT, body.values())
+    return Response(
+        status_code=201, body=job_out(job), headers={"Location": f"{PREFIX}/jobs/{job.job_id}"}
+    )
+
+
+@_route(
+    "/jobs",
+    "GET",
+    summary="List jobs, oldest first",
+    response=models.JobList,
+    query=(
+        QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}),
+        QueryParam("cursor", {"type": "string"}, "the cursor of the previous page"),
+        QueryParam("enabled", {"type": "boolean"}),
+        QueryParam("task", {"type": "string"}),
+    ),
+)
+def list_jobs() -> dict[str, Any]:
+    page = services.job_service().list(
+        TENANT,
+        limit=query_int(bp, "limit", 50, 1, MAX_PAGE),
+        cursor=query_value(bp, "cursor"),
+        enabled=query_bool(bp, "enabled"),
+        task=query_value(bp, "task"),
+    )
+    return {"items": [job_out(job) for job in page.items], "cursor": page.cursor}
+
+
+@_route("/jobs/{job_id}", "GET", summary="Get a job", response=models.JobOut)
+def get_job(job_id: str) -> dict[str, Any]:
+    return job_out(services.job_service().get(TENANT, job_id))
+
+
+@_route(
+    "/jobs/{job_id}",
+    "PUT",
+    summary="Replace a job",
+    request=models.JobIn,
+    response=models.JobOut,
+)
+def replace_job(job_id: str) -> dict[str, Any]:
+    body = parse_body(bp, models.JobIn)
+    job = services.job_service().replace(TENANT, job_id, body.values(), version=_version(body))
+    return job_out(job)
+
+
+@_route(
+    "/jobs/{job_id}",
+    "PATCH",
+    summary="Change some fields of a job",
+    request=models.JobPatch,
+    response=models.JobOut,
+)
+def patch_job(job_id: str) -> dict[str, Any]:
+    body = parse_body(bp, models.JobPatch)
+    job = services.job_service().patch(TENANT, job_id, body.changes(), version=_version(body))
+    return job_out(job)
+
+
+@_route("/jobs/{job_id}", "DELETE", summary="Delete a job and its schedules", status=204)
+def delete_job(job_id: str) -> Response:
+    services.job_service().delete(TENANT, job_id)
+    return Response(status_code=204, body="")
+
+
+@_route("/jobs/{job_id}/pause", "POST", summary="Pause (schedule DISABLED)", response=models.JobOut)
+def pause_job(job_id: str) -> dict[str, Any]:
+    return job_out(services.job_service().set_enabled(TENANT, job_id, False))
+
+
+@_route(
+    "/jobs/{job_id}/resume", "POST", summary="Resume (schedule ENABLED)", response=models.JobOut
+)
+def resume_job(job_id: str) -> dict[str, Any]:
+    return job_out(services.job_service().set_enabled(TENANT, job_id, True))
+
+
+@_route(
+    "/schedules/preview",
+    "POST",
+    summary="What a schedule will do: expressions, next fire times, description",
+    request=models.PreviewIn,
+    response=models.PreviewOut,
+)
+def preview_schedule() -> dict[str, Any]:
+    body = parse_body(bp, models.PreviewIn)
+    result = services.job_service().preview(body.schedule_values(), body.count)
+    result["next"] = [format_instant(t) for t in result["next"]]
+    return models.PreviewOut(**result).model_dump()
+
+
+def _version(body: models.JobIn) -> int | None:
+    """The version to check: the body's ``version``, else an ``If-Match`` header."""
+    if body.version is not None:
+        return body.version
+    header = (bp.current_request.headers or {}).get("if-match")
+    if header and header.strip('"W/ ').isdigit():
+        return int(header.strip('"W/ '))
+    return None

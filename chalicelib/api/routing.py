@@ -1,0 +1,156 @@
+"""Route registration shared by every face: error rendering, body parsing, OpenAPI records.
+
+Chalice's REST middleware never sees a view's exceptions, so each view is wrapped here: a
+``BeatlessError`` becomes the face's error response, and nothing a client sends can reach the
+generic 500 handler.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.errors import BeatlessError, InvalidRequest
+
+#: Content types a body may be sent with; JSON is parsed from the raw body whatever the label,
+#: so ``curl -d`` without a Content-Type header works.
+CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
+MAX_BODY = 256 * 1024
+
+M = TypeVar("M", bound=BaseModel)
+ErrorRenderer = Callable[[BeatlessError], Response]
+
+
+@dataclass(frozen=True)
+class QueryParam:
+    name: str
+    schema: dict[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """What the OpenAPI generator needs to know about one operation."""
+
+    face: str
+    path: str
+    method: str
+    summary: str
+    request: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    query: tuple[QueryParam, ...] = ()
+    public: bool = False
+    errors: tuple[int, ...] = field(default=(400, 404, 409, 503))
+
+
+ROUTES: list[RouteDoc] = []
+
+
+def native_error(error: BeatlessError) -> Response:
+    headers = {}
+    if getattr(error, "retry_after", None):
+        headers["Retry-After"] = str(error.retry_after)  # type: ignore[attr-defined]
+    return Response(
+        status_code=error.status,
+        body={"error": {"code": error.code, "message": error.message, "details": error.details}},
+        headers=headers,
+    )
+
+
+def route(
+    bp: Blueprint,
+    path: str,
+    method: str,
+    *,
+    face: str,
+    summary: str,
+    prefix: str = "",
+    request: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    query: tuple[QueryParam, ...] = (),
+    public: bool = False,
+    render: ErrorRenderer = native_error,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``view`` on ``bp`` for ``method path`` with error rendering and OpenAPI docs."""
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def wrapped(**kwargs: Any) -> Any:
+            try:
+                return view(**kwargs)
+            except BeatlessError as error:
+                return render(error)
+
+        ROUTES.append(
+            RouteDoc(face, prefix + path, method, summary, request, response, status, query, public)
+        )
+        bp.route(path, methods=[method], content_types=CONTENT_TYPES)(wrapped)
+        return wrapped
+
+    return decorator
+
+
+def parse_body(bp: Blueprint, model: type[M]) -> M:
+    """The request body validated against ``model``; every failure is a 400 naming the field."""
+    raw = bp.current_request.raw_body or b""
+    if len(raw) > MAX_BODY:
+        raise InvalidRequest("body", f"is larger than {MAX_BODY} bytes")
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidRequest("body", f"is not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise InvalidRequest("body", "must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise validation_error(error) from None
+
+
+def validation_error(error: ValidationError) -> InvalidRequest:
+    problems = [
+        {"field": ".".join(str(p) for p in e["loc"]) or "body", "rule": _rule(e)}
+        for e in error.errors(include_url=False)
+    ]
+    first = problems[0]
+    return InvalidRequest(first["field"], first["rule"], {"errors": problems})
+
+
+def _rule(error: Any) -> str:
+    if error["type"] == "extra_forbidden":
+        return "is not a known field"
+    if error["type"] == "missing":
+        return "is required"
+    return str(error["msg"])
+
+
+def query_value(bp: Blueprint, name: str) -> str | None:
+    params = bp.current_request.query_params or {}
+    return params.get(name)
+
+
+def query_int(bp: Blueprint, name: str, default: int, low: int, high: int) -> int:
+    raw = query_value(bp, name)
+    if raw is None or raw == "":
+        return default
+    if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
+        raise InvalidRequest(name, f"{raw!r} must be an integer from {low} to {high}")
+    return int(raw)
+
+
+def query_bool(bp: Blueprint, name: str) -> bool | None:
+    raw = query_value(bp, name)
+    if raw is None or raw == "":
+        return None
+    lowered = raw.lower()
+    if lowered not in ("true", "false", "1", "0"):
+        raise InvalidRequest(name, f"{raw!r} must be true or false")
+    return lowered in ("true", "1")

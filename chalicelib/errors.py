@@ -1,0 +1,52 @@
+"""Domain errors. The service raises these; each API face renders them in its own shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class BeatlessError(Exception):
+    """Base class: ``code`` is stable and machine-readable, ``status`` the HTTP status."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+class InvalidRequest(BeatlessError):
+    status = 400
+    code = "invalid_request"
+
+    def __init__(self, field: str, rule: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(f"{field}: {rule}", {"field": field, "rule": rule, **(details or {})})
+        self.field = field
+        self.rule = rule
+
+
+class Unprocessable(InvalidRequest):
+    """Valid on its own terms, but beatless cannot honour it (e.g. no EventBridge equivalent)."""
+
+    status = 422
+    code = "unprocessable"
+
+
+class NotFound(BeatlessError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(BeatlessError):
+    status = 409
+    code = "conflict"
+
+
+class ServiceUnavailable(BeatlessError):
+    """AWS failed underneath us; nothing was left half-written, so the call can be retried."""
+
+    status = 503
+    code = "service_unavailable"
+    retry_after = 5

@@ -1,0 +1,398 @@
+"""The jobs service: create, read, list, replace, patch, pause, resume and delete jobs.
+
+Knows nothing of HTTP. Every write is conditional (optimistic locking on ``version``, name
+uniqueness through a guard item in the same transaction), and every change to a job is followed
+by bringing its EventBridge schedules in step. If the schedule call fails, the item is put back
+as it was (and the schedules too, best effort), so a caller never sees a job without its
+schedules or schedules without their job; the reconciler mends what a crash leaves behind.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import schedules
+from chalicelib.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable, Unprocessable
+from chalicelib.ids import new_id
+from chalicelib.scheduler import SchedulerGateway, ScheduleTarget, schedule_name
+from chalicelib.settings import Settings
+from chalicelib.storage import JobModel, JobNameModel, cursors
+from chalicelib.tasks import TaskRegistry
+
+log = logging.getLogger(__name__)
+
+SCHEDULE_FIELDS = (
+    "crontab",
+    "schedule",
+    "interval",
+    "due_time",
+    "timezone",
+    "start_at",
+    "end_at",
+    "ttl",
+    "repeats",
+)
+EDITABLE_FIELDS = (
+    "name",
+    "description",
+    "task",
+    "args",
+    "kwargs",
+    "data",
+    "enabled",
+    "queue",
+    "overlap",
+    *SCHEDULE_FIELDS,
+)
+MAX_PAGE = 100
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class JobPage:
+    items: list[JobModel]
+    cursor: str | None
+
+
+def parse_schedule(fields: Mapping[str, Any], now: datetime) -> schedules.ScheduleSpec:
+    """``parse_spec`` plus the EventBridge translation, with errors as domain errors."""
+    try:
+        spec = schedules.parse_spec(fields, now)
+        schedules.plan(spec, now)
+    except schedules.NoEquivalentError as error:
+        raise Unprocessable(error.field, error.rule) from None
+    except schedules.ScheduleError as error:
+        raise InvalidRequest(error.field, error.rule) from None
+    return spec
+
+
+def spec_of(job: JobModel) -> schedules.ScheduleSpec:
+    return schedules.ScheduleSpec.from_dict(job.spec)
+
+
+class JobService:
+    def __init__(
+        self,
+        settings: Settings,
+        gateway: SchedulerGateway,
+        registry: TaskRegistry,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._settings = settings
+        self._gateway = gateway
+        self._registry = registry
+        self._clock = clock
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def get(self, tenant: str, job_id: str) -> JobModel:
+        try:
+            return JobModel.get(tenant, job_id, consistent_read=True)
+        except DoesNotExist:
+            raise NotFound(f"job {job_id!r} does not exist", {"id": job_id}) from None
+
+    def list(
+        self,
+        tenant: str,
+        limit: int = 50,
+        cursor: str | None = None,
+        enabled: bool | None = None,
+        task: str | None = None,
+    ) -> JobPage:
+        """One page of a tenant's jobs, oldest first: a Query on the tenant's partition (filters
+        apply after the key condition, so a filtered page may read more items than it returns)."""
+        start = cursors.decode(cursor, {"tenant": tenant})
+        condition = None
+        if enabled is not None:
+            condition = JobModel.enabled == enabled
+        if task is not None:
+            clause = JobModel.task == task
+            condition = clause if condition is None else condition & clause
+        results = JobModel.query(
+            tenant,
+            filter_condition=condition,
+            last_evaluated_key=_key(start) if start else None,
+            page_size=limit + 1,
+        )
+        items: list[JobModel] = []
+        for job in results:  # one item past the page tells whether another page exists
+            items.append(job)
+            if len(items) > limit:
+                break
+        more = len(items) > limit
+        items = items[:limit]
+        next_cursor = (
+            cursors.encode({"tenant": tenant, "job_id": items[-1].job_id}) if more else None
+        )
+        return JobPage(items, next_cursor)
+
+    def preview(self, fields: Mapping[str, Any], count: int) -> dict[str, Any]:
+        now = self._clock()
+        spec = parse_schedule(fields, now)
+        return {
+            "expressions": [p.expression for p in schedules.plan(spec, now)],
+            "timezone": spec.timezone,
+            "path": schedules.path(spec),
+            "next": spec.fires(now, count),
+            "description": schedules.describe(spec),
+            "schedule": spec.render(),
+        }
+
+    # -- writes ------------------------------------------------------------------------------
+
+    def create(
+        self, tenant: str, values: Mapping[str, Any], created_by: str | None = None
+    ) -> JobModel:
+        now = self._clock()
+        job = JobModel(tenant, new_id(), created_at=now, created_by=created_by, total_run_count=0)
+        self._fill(job, values, now)
+        self._commit(None, job, now)
+        return job
+
+    def replace(
+        self, tenant: str, job_id: str, values: Mapping[str, Any], version: int | None = None
+    ) -> JobModel:
+        """PUT: the body is the whole job; omitted optional fields take their defaults."""
+        old = self._expect_version(self.get(tenant, job_id), version)
+        new = self._copy(old)
+        self._fill(new, values, self._clock())
+        self._commit(old, new, self._clock())
+        return new
+
+    def patch(
+        self, tenant: str, job_id: str, changes: Mapping[str, Any], version: int | None = None
+    ) -> JobModel:
+        """PATCH: merge ``changes`` into the job. Sending any schedule form replaces the
+        schedule form (crontab, schedule, interval, due_time are mutually exclusive)."""
+        old = self._expect_version(self.get(tenant, job_id), version)
+        values = self.values_of(old)
+        if any(changes.get(name) is not None for name in ("crontab", "schedule", "interval")):
+            for name in ("crontab", "schedule", "interval"):
+                values.pop(name, None)
+            if "due_time" not in changes:
+                values.pop("due_time", None)
+        values.update(changes)
+        new = self._copy(old)
+        self._fill(new, values, self._clock())
+        self._commit(old, new, self._clock())
+        return new
+
+    def set_enabled(self, tenant: str, job_id: str, enabled: bool) -> JobModel:
+        old = self.get(tenant, job_id)
+        if old.enabled == enabled:
+            return old
+        new = self._copy(old)
+        now = self._clock()
+        new.enabled = enabled
+        new.updated_at = now
+        new.next_run_at = self._next_run(new, spec_of(new), now)
+        self._commit(old, new, now)
+        return new
+
+    def delete(self, tenant: str, job_id: str) -> None:
+        old = self.get(tenant, job_id)
+        self._commit(old, None, self._clock())
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def values_of(job: JobModel) -> dict[str, Any]:
+        """The editable fields of a stored job, as a PUT body would carry them."""
+        values = {
+            "name": job.name,
+            "description": job.description,
+            "task": job.task,
+            "args": job.args,
+            "kwargs": job.kwargs,
+            "data": job.data,
+            "enabled": job.enabled,
+            "queue": job.queue,
+            "overlap": job.overlap,
+        }
+        values.update(job.schedule_input or {})
+        spec = job.spec or {}
+        if "due_time" in values and spec.get("due_at"):
+            values["due_time"] = spec["due_at"]  # relative due times were resolved at creation
+        if "ttl" in values and spec.get("end_at"):
+            values.pop("ttl")
+            values["end_at"] = spec["end_at"]
+        return values
+
+    def _fill(self, job: JobModel, values: Mapping[str, Any], now: datetime) -> None:
+        task = values.get("task")
+        definition = self._registry.get(task) if isinstance(task, str) else None
+        if definition is None:
+            known = ", ".join(t.name for t in self._registry.all() if t.schedulable)
+            raise InvalidRequest("task", f"{task!r} is not a registered task (known: {known})")
+        if not definition.schedulable:
+            raise InvalidRequest("task", f"{task!r} cannot be scheduled")
+        schedule_input = {k: values[k] for k in SCHEDULE_FIELDS if values.get(k) is not None}
+        spec = parse_schedule(schedule_input, now)
+        job.name = values["name"]
+        job.description = values.get("description") or ""
+        job.task = task
+        job.args = list(values.get("args") or [])
+        job.kwargs = dict(values.get("kwargs") or {})
+        job.data = values.get("data")
+        job.enabled = values.get("enabled", True) is not False
+        job.queue = values.get("queue") or definition.queue
+        job.overlap = values.get("overlap") or "allow"
+        job.schedule_input = schedule_input
+        job.spec = spec.to_dict()
+        job.updated_at = now
+        job.next_run_at = self._next_run(job, spec, now)
+
+    @staticmethod
+    def _next_run(job: JobModel, spec: schedules.ScheduleSpec, now: datetime) -> datetime | None:
+        if not job.enabled:
+            return None
+        fires = spec.fires(now, 1, fired=int(job.total_run_count or 0))
+        return fires[0] if fires else None
+
+    @staticmethod
+    def _copy(job: JobModel) -> JobModel:
+        return copy.deepcopy(job)
+
+    @staticmethod
+    def _expect_version(job: JobModel, version: int | None) -> JobModel:
+        if version is not None and version != job.version:
+            raise Conflict(
+                f"job {job.job_id!r} is at version {job.version}, not {version}; "
+                "reload it and retry",
+                {"id": job.job_id, "version": job.version},
+            )
+        return job
+
+    def _connection(self) -> Connection:
+        return Connection(region=self._settings.region, host=self._settings.endpoint_url)
+
+    def _write(self, old: JobModel | None, new: JobModel | None) -> None:
+        """One transaction: the job item (version-checked) and its name guard(s)."""
+        tenant = (new or old).tenant  # type: ignore[union-attr]
+        renamed = old is None or new is None or old.name != new.name
+        try:
+            with TransactWrite(connection=self._connection()) as tx:
+                if new is not None:
+                    condition = JobModel.job_id.does_not_exist() if old is None else None
+                    tx.save(new, condition=condition)
+                else:
+                    tx.delete(old)  # type: ignore[arg-type]
+                if renamed and old is not None:
+                    tx.delete(
+                        JobNameModel(tenant, old.name, job_id=old.job_id),
+                        condition=JobNameModel.job_id == old.job_id,
+                    )
+                if renamed and new is not None:
+                    tx.save(
+                        JobNameModel(tenant, new.name, job_id=new.job_id),
+                        condition=JobNameModel.name.does_not_exist(),
+                    )
+        except TransactWriteError as error:
+            self._raise_write_conflict(error, old, new)
+
+    def _raise_write_conflict(
+        self, error: TransactWriteError, old: JobModel | None, new: JobModel | None
+    ) -> None:
+        reasons = [getattr(r, "code", None) for r in (error.cancellation_reasons or [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            job = old or new
+            raise Conflict(
+                f"job {job.job_id!r} was changed by another request; reload it and retry",  # type: ignore[union-attr]
+                {"id": job.job_id},  # type: ignore[union-attr]
+            ) from None
+        if new is not None and reasons and reasons[-1] == "ConditionalCheckFailed":
+            existing = self._name_owner(new.tenant, new.name)
+            raise Conflict(
+                f"a job named {new.name!r} already exists",
+                {"field": "name", "existing_id": existing},
+            ) from None
+        raise ServiceUnavailable("the job store is unavailable; retry shortly") from error
+
+    @staticmethod
+    def _name_owner(tenant: str, name: str) -> str | None:
+        try:
+            return JobNameModel.get(tenant, name, consistent_read=True).job_id
+        except DoesNotExist:
+            return None
+
+    def _commit(self, old: JobModel | None, new: JobModel | None, now: datetime) -> None:
+        """Write the item, then sync the schedules; undo the write if the sync fails."""
+        if new is not None:
+            new.schedule_names = [
+                schedule_name(new.job_id, p.suffix) for p in schedules.plan(spec_of(new), now)
+            ]
+        try:
+            self._write(old, new)
+        except (ClientError, BotoCoreError, PynamoDBException) as error:
+            if isinstance(error, TransactWriteError):
+                raise
+            raise ServiceUnavailable("the job store is unavailable; retry shortly") from error
+        try:
+            self._sync(old, new, now)
+        except (ClientError, BotoCoreError) as error:
+            log.warning("schedule sync failed for job %s: %s", (new or old).job_id, error)  # type: ignore[union-attr]
+            self._undo(old, new, now)
+            raise ServiceUnavailable(
+                "EventBridge Scheduler is unavailable; the job was left unchanged, retry shortly"
+            ) from error
+
+    def _sync(self, old: JobModel | None, new: JobModel | None, now: datetime) -> None:
+        existing = list(old.schedule_names or []) if old is not None else []
+        if new is None:
+            for name in existing:
+                self._gateway.delete(name)
+            return
+        if old is not None and _schedule_state(old) == _schedule_state(new):
+            return  # nothing the schedules carry has changed
+        target = ScheduleTarget(new.job_id, new.tenant, new.enabled)
+        self._gateway.apply(target, schedules.plan(spec_of(new), now), existing)
+
+    def _undo(self, old: JobModel | None, new: JobModel | None, now: datetime) -> None:
+        """Put the item back as it was, then the schedules, each best effort."""
+        try:
+            if new is None:
+                assert old is not None
+                restored = self._copy(old)
+                restored.version = None
+                self._write(None, restored)
+            elif old is None:
+                self._write(new, None)
+            else:
+                restored = self._copy(old)
+                restored.version = new.version
+                self._write(new, restored)
+        except Exception:  # the reconciler repairs what is left
+            log.exception("could not undo the write of job %s", (new or old).job_id)  # type: ignore[union-attr]
+            return
+        try:
+            names = set(old.schedule_names or []) if old else set()
+            names |= set(new.schedule_names or []) if new else set()
+            if old is None:
+                for name in names:
+                    self._gateway.delete(name)
+            else:
+                target = ScheduleTarget(old.job_id, old.tenant, old.enabled)
+                self._gateway.apply(target, schedules.plan(spec_of(old), now), sorted(names))
+        except Exception:
+            log.exception("could not restore the schedules of job %s", (new or old).job_id)  # type: ignore[union-attr]
+
+
+def _schedule_state(job: JobModel) -> tuple[Any, ...]:
+    return (job.spec, job.enabled, list(job.schedule_names or []))
+
+
+def _key(start: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    return {"tenant": {"S": start["tenant"]}, "job_id": {"S": start["job_id"]}}

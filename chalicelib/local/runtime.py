@@ -1,0 +1,118 @@
+"""``make run``: the embedded default. Starts moto in server mode on 127.0.0.1, creates the
+tables and the schedule group from the app's own definitions, and serves the API on 127.0.0.1.
+
+Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (emulated AWS, default 5000),
+``BEATLESS_API_KEY`` (local admin key, used once API keys land). Ctrl-C or SIGTERM stops both
+servers and leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+log = logging.getLogger("beatless.local")
+
+
+def _local_aws_env(moto_port: int) -> dict[str, str]:
+    return {
+        "AWS_ACCESS_KEY_ID": "local",
+        "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "AWS_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "BEATLESS_AWS_ENDPOINT_URL": f"http://127.0.0.1:{moto_port}",
+    }
+
+
+def provision() -> None:
+    """Create the tables and the schedule group in the emulated AWS (idempotent)."""
+    from chalicelib import aws, services, storage
+    from chalicelib.scheduler import SchedulerGateway
+    from chalicelib.settings import get_settings
+
+    services.reset()
+    settings = get_settings()
+    created = storage.create_tables(settings)
+    SchedulerGateway(settings, lambda: aws.client_for("scheduler", settings)).ensure_group()
+    log.info("tables ready (%s created), schedule group %r", len(created), settings.schedule_group)
+
+
+def serve(host: str, port: int) -> Any:
+    """A threaded HTTP server running the Chalice app through beatless's local gateway."""
+    from chalice.config import Config
+    from chalice.local import ChaliceRequestHandler, LocalDevServer
+
+    from app import app
+    from chalicelib.local.gateway import BeatlessLocalGateway
+
+    config = Config(
+        chalice_stage="dev",
+        config_from_disk=json.loads((ROOT / ".chalice" / "config.json").read_text()),
+    )
+
+    class Handler(ChaliceRequestHandler):
+        def __init__(self, request: Any, client_address: Any, server: Any, **kwargs: Any) -> None:
+            kwargs["app_object"] = app
+            super().__init__(request, client_address, server, **kwargs)
+            self.local_gateway = BeatlessLocalGateway(app, config)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            log.info("%s %s", self.address_string(), format % args)
+
+    return LocalDevServer(app, config, host, port, handler_cls=Handler)
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    host = "127.0.0.1"
+    port = int(os.environ.get("PORT", "8000"))
+    moto_port = int(os.environ.get("MOTO_PORT", "5000"))
+    os.environ.update(_local_aws_env(moto_port))
+
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
+    moto.start()
+    log.info("emulated AWS (moto) on http://%s:%d", host, moto_port)
+    server = None
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: Any) -> None:
+        if stopping.is_set():
+            return
+        stopping.set()
+        log.info("signal %d: stopping", signum)
+        if server is not None:
+            threading.Thread(target=server.server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        provision()
+        server = serve(host, port)
+        log.info(
+            "beatless API on http://%s:%d (try: curl http://%s:%d/v1/status)",
+            host,
+            port,
+            host,
+            port,
+        )
+        if not stopping.is_set():
+            server.server.serve_forever(poll_interval=0.2)
+    finally:
+        if server is not None:
+            server.server.server_close()
+        moto.stop()
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

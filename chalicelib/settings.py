@@ -1,0 +1,63 @@
+"""Every environment variable beatless reads, in one place, read lazily.
+
+Nothing here runs at import time: ``get_settings()`` reads the environment on first use and
+caches it, so the Chalice test client's per-call environment and ``make run``'s overrides apply.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+ACCOUNT_PLACEHOLDER = "123456789012"
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    endpoint_url: str | None
+    jobs_table: str
+    names_table: str
+    runs_table: str
+    keys_table: str
+    schedule_group: str
+    worker_arn: str
+    scheduler_role_arn: str
+    scheduler_dlq_arn: str
+    stage: str
+    version: str
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment (``BEATLESS_*``; AWS region from the Lambda runtime)."""
+    env = os.environ.get
+    region = env("AWS_REGION") or env("AWS_DEFAULT_REGION") or "us-east-1"
+    prefix = env("BEATLESS_TABLE_PREFIX", "beatless-")
+    account = env("BEATLESS_ACCOUNT_ID", ACCOUNT_PLACEHOLDER)
+    return Settings(
+        region=region,
+        endpoint_url=env("BEATLESS_AWS_ENDPOINT_URL") or None,
+        jobs_table=env("BEATLESS_JOBS_TABLE", f"{prefix}jobs"),
+        names_table=env("BEATLESS_NAMES_TABLE", f"{prefix}names"),
+        runs_table=env("BEATLESS_RUNS_TABLE", f"{prefix}runs"),
+        keys_table=env("BEATLESS_KEYS_TABLE", f"{prefix}keys"),
+        schedule_group=env("BEATLESS_SCHEDULE_GROUP", "beatless"),
+        worker_arn=env(
+            "BEATLESS_WORKER_ARN", f"arn:aws:lambda:{region}:{account}:function:beatless-worker"
+        ),
+        scheduler_role_arn=env(
+            "BEATLESS_SCHEDULER_ROLE_ARN", f"arn:aws:iam::{account}:role/beatless-scheduler"
+        ),
+        scheduler_dlq_arn=env(
+            "BEATLESS_SCHEDULER_DLQ_ARN", f"arn:aws:sqs:{region}:{account}:beatless-scheduler-dlq"
+        ),
+        stage=env("BEATLESS_STAGE", "dev"),
+        version=env("BEATLESS_VERSION", "0.1.0"),
+    )
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and the local runtime change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,41 @@
+"""DynamoDB storage: models, binding to settings, table creation and cursors."""
+
+from __future__ import annotations
+
+from pynamodb.models import Model
+
+from chalicelib.settings import Settings
+from chalicelib.storage.models import ALL_MODELS, ApiKeyModel, JobModel, JobNameModel, RunModel
+
+_TABLE_SETTING = {
+    JobModel: "jobs_table",
+    JobNameModel: "names_table",
+    RunModel: "runs_table",
+    ApiKeyModel: "keys_table",
+}
+
+
+def bind(settings: Settings) -> None:
+    """Point every model at the tables, region and endpoint of ``settings``.
+
+    PynamoDB caches one connection per model and only rebuilds it when the table name changes,
+    so the cached connection is dropped here too."""
+    for model in ALL_MODELS:
+        model.Meta.table_name = getattr(settings, _TABLE_SETTING[model])
+        model.Meta.region = settings.region
+        model.Meta.host = settings.endpoint_url
+        model._connection = None
+
+
+def create_tables(settings: Settings) -> list[str]:
+    """Create any missing table (``make run`` and tests; infra declares the same keys)."""
+    bind(settings)
+    created = []
+    for model in ALL_MODELS:
+        if not model.exists():
+            model.create_table(wait=True)
+            created.append(model.Meta.table_name)
+    return created
+
+
+__all__ = ["ApiKeyModel", "JobModel", "JobNameModel", "Model", "RunModel", "bind", "create_tables"]

@@ -1,0 +1,36 @@
+"""Opaque pagination cursors: the last returned item's key, base64url-encoded JSON.
+
+A cursor is bound to the tenant and the list it came from; a tampered or foreign cursor is a 400,
+never a peek at another tenant's keys."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from chalicelib.errors import InvalidRequest
+
+
+def encode(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    raw = json.dumps(key, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode(cursor: str | None, expect: dict[str, str]) -> dict[str, Any] | None:
+    """Decode ``cursor``; ``expect`` holds the key attributes that must match (the tenant)."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        key = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidRequest("cursor", "is not a cursor returned by this list") from None
+    if not isinstance(key, dict) or any(key.get(k) != v for k, v in expect.items()):
+        raise InvalidRequest("cursor", "is not a cursor returned by this list")
+    if not all(isinstance(v, str) for v in key.values()):
+        raise InvalidRequest("cursor", "is not a cursor returned by this list")
+    return key
