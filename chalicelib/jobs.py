@@ -13,7 +13,7 @@ import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -259,7 +259,8 @@ class JobService:
     def _next_run(job: JobModel, spec: schedules.ScheduleSpec, now: datetime) -> datetime | None:
         if not job.enabled:
             return None
-        fires = spec.fires(now, 1, fired=int(job.total_run_count or 0))
+        # Just before now, so a due time resolved to "now" is still the next run.
+        fires = spec.fires(now - timedelta(microseconds=1), 1, fired=int(job.total_run_count or 0))
         return fires[0] if fires else None
 
     @staticmethod

@@ -51,7 +51,7 @@ def parse_go_duration(text: str, field: str) -> timedelta:
             f"{text!r} is not a Go duration (a sequence of number+unit, units ns us ms s m h, "
             "e.g. 30s or 1h30m)",
         )
-    return _bounded(timedelta(seconds=total), text, field)
+    return _bounded(total, text, field)
 
 
 def parse_iso_duration(text: str, field: str) -> timedelta:
@@ -69,8 +69,9 @@ def parse_iso_duration(text: str, field: str) -> timedelta:
                 field, f"{text!r} uses years or months, whose length varies; use days (P30D)"
             )
         raise ScheduleError(field, f"{text!r} is not an ISO 8601 duration such as PT5M or P1DT2H")
-    parts = {k: float(v) for k, v in match.groupdict().items() if v}
-    return _bounded(timedelta(**parts), text, field)
+    sizes = {"weeks": 604800, "days": 86400, "hours": 3600, "minutes": 60, "seconds": 1}
+    total = sum(float(v) * sizes[k] for k, v in match.groupdict().items() if v)
+    return _bounded(total, text, field)
 
 
 def parse_instant(text: str, field: str) -> datetime:
@@ -109,10 +110,11 @@ def parse_due(text: str, field: str, now: datetime) -> datetime:
     )
 
 
-def _bounded(value: timedelta, text: str, field: str) -> timedelta:
-    if value > MAX_DURATION:
+def _bounded(seconds: float, text: str, field: str) -> timedelta:
+    """A timedelta of ``seconds``, refusing what would overflow or mean nothing (> 100 years)."""
+    if seconds > MAX_DURATION.total_seconds():
         raise ScheduleError(field, f"{text!r} is longer than 100 years")
-    return value
+    return timedelta(seconds=seconds)
 
 
 def format_seconds(seconds: float) -> str:
