@@ -23,7 +23,7 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 run: $(STAMP)
-	PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) exec $(BIN)/python -m chalicelib.local.runtime
+	@PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) exec $(BIN)/python -m chalicelib.local.runtime
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

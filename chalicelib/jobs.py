@@ -367,7 +367,7 @@ class JobService:
             if new is None:
                 assert old is not None
                 restored = self._copy(old)
-                restored.version = None
+                restored.attribute_values.pop("version", None)  # re-created: version 1
                 self._write(None, restored)
             elif old is None:
                 self._write(new, None)

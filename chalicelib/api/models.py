@@ -111,7 +111,11 @@ class JobPatch(JobIn):
 
     def changes(self) -> dict[str, Any]:
         sent = set(self.model_fields_set) - {"version"}
-        return self.model_dump(include=sent, mode="json")
+        changes = self.model_dump(include=sent, mode="json")
+        for name in ("crontab", "interval"):  # a null inside these means "not given"
+            if isinstance(changes.get(name), dict):
+                changes[name] = {k: v for k, v in changes[name].items() if v is not None}
+        return changes
 
 
 class PreviewIn(ScheduleFields):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-log = logging.getLogger("beatless.local")
+log = logging.getLogger("local-runtime")  # not under "beatless": Chalice owns that logger
 
 
 def _local_aws_env(moto_port: int) -> dict[str, str]:
@@ -46,6 +46,8 @@ def provision() -> None:
 
 def serve(host: str, port: int) -> Any:
     """A threaded HTTP server running the Chalice app through beatless's local gateway."""
+    from http.server import BaseHTTPRequestHandler
+
     from chalice.config import Config
     from chalice.local import ChaliceRequestHandler, LocalDevServer
 
@@ -58,10 +60,10 @@ def serve(host: str, port: int) -> Any:
     )
 
     class Handler(ChaliceRequestHandler):
-        def __init__(self, request: Any, client_address: Any, server: Any, **kwargs: Any) -> None:
-            kwargs["app_object"] = app
-            super().__init__(request, client_address, server, **kwargs)
+        def __init__(self, request: Any, client_address: Any, server: Any, **_: Any) -> None:
+            # The base handler serves the request inside __init__: set the gateway first.
             self.local_gateway = BeatlessLocalGateway(app, config)
+            BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)
@@ -71,6 +73,8 @@ def serve(host: str, port: int) -> Any:
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("werkzeug", "botocore", "pynamodb"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     host = "127.0.0.1"
     port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "5000"))

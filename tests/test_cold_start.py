@@ -1,0 +1,25 @@
+"""Importing the app makes no AWS call and builds no client (cold start, testability)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PROBE = """
+import botocore.session
+def refuse(*args, **kwargs):
+    raise SystemExit("a client was created at import time")
+botocore.session.Session.create_client = refuse
+import app
+import chalicelib.services
+print("boto3" in __import__("sys").modules)
+"""
+
+
+def test_importing_the_app_creates_no_aws_client():
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "False"  # boto3 itself is only imported on first use
