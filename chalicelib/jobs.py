@@ -17,11 +17,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import schedules
+from chalicelib import schedules, storage
 from chalicelib.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.scheduler import SchedulerGateway, ScheduleTarget, schedule_name
@@ -277,15 +276,12 @@ class JobService:
             )
         return job
 
-    def _connection(self) -> Connection:
-        return Connection(region=self._settings.region, host=self._settings.endpoint_url)
-
     def _write(self, old: JobModel | None, new: JobModel | None) -> None:
         """One transaction: the job item (version-checked) and its name guard(s)."""
         tenant = (new or old).tenant  # type: ignore[union-attr]
         renamed = old is None or new is None or old.name != new.name
         try:
-            with TransactWrite(connection=self._connection()) as tx:
+            with TransactWrite(connection=storage.connection()) as tx:
                 if new is not None:
                     condition = JobModel.job_id.does_not_exist() if old is None else None
                     tx.save(new, condition=condition)

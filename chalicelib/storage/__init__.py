@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pynamodb.connection import Connection
 from pynamodb.models import Model
 
 from chalicelib.settings import Settings
@@ -19,12 +20,18 @@ def bind(settings: Settings) -> None:
     """Point every model at the tables, region and endpoint of ``settings``.
 
     PynamoDB caches one connection per model and only rebuilds it when the table name changes,
-    so the cached connection is dropped here too."""
+    so the cached connection is dropped here too, but only when something changed: building a
+    botocore client costs more than most requests."""
     for model in ALL_MODELS:
-        model.Meta.table_name = getattr(settings, _TABLE_SETTING[model])
-        model.Meta.region = settings.region
-        model.Meta.host = settings.endpoint_url
-        model._connection = None
+        wanted = (getattr(settings, _TABLE_SETTING[model]), settings.region, settings.endpoint_url)
+        if (model.Meta.table_name, model.Meta.region, model.Meta.host) != wanted:
+            model.Meta.table_name, model.Meta.region, model.Meta.host = wanted
+            model._connection = None
+
+
+def connection() -> Connection:
+    """The low-level connection the models share (for transactions across tables)."""
+    return JobModel._get_connection().connection
 
 
 def create_tables(settings: Settings) -> list[str]:
@@ -38,4 +45,13 @@ def create_tables(settings: Settings) -> list[str]:
     return created
 
 
-__all__ = ["ApiKeyModel", "JobModel", "JobNameModel", "Model", "RunModel", "bind", "create_tables"]
+__all__ = [
+    "ApiKeyModel",
+    "JobModel",
+    "JobNameModel",
+    "Model",
+    "RunModel",
+    "bind",
+    "connection",
+    "create_tables",
+]
