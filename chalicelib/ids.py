@@ -18,3 +18,8 @@ def new_id(now_ms: int | None = None) -> str:
         value, rem = divmod(value, 32)
         chars.append(_ALPHABET[rem])
     return "".join(reversed(chars))
+
+
+def is_id(value: str) -> bool:
+    """Whether ``value`` could be an id made by ``new_id``."""
+    return len(value) == 26 and all(c in _ALPHABET for c in value)

@@ -22,7 +22,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import schedules, storage
 from chalicelib.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable, Unprocessable
-from chalicelib.ids import new_id
+from chalicelib.ids import is_id, new_id
 from chalicelib.scheduler import SchedulerGateway, ScheduleTarget, schedule_name
 from chalicelib.settings import Settings
 from chalicelib.storage import JobModel, JobNameModel, cursors
@@ -98,6 +98,8 @@ class JobService:
     # -- reads -------------------------------------------------------------------------------
 
     def get(self, tenant: str, job_id: str) -> JobModel:
+        if not is_id(job_id):  # not one of ours: no need to ask DynamoDB (nor to hit its limits)
+            raise NotFound(f"job {job_id!r} does not exist", {"id": job_id[:100]})
         try:
             return JobModel.get(tenant, job_id, consistent_read=True)
         except DoesNotExist:
@@ -167,7 +169,7 @@ class JobService:
         """PUT: the body is the whole job; omitted optional fields take their defaults."""
         old = self._expect_version(self.get(tenant, job_id), version)
         new = self._copy(old)
-        self._fill(new, values, self._clock())
+        self._fill(new, values, self._clock(), previous=old)
         self._commit(old, new, self._clock())
         return new
 
@@ -185,7 +187,7 @@ class JobService:
                 values.pop("due_time", None)
         values.update(changes)
         new = self._copy(old)
-        self._fill(new, values, self._clock())
+        self._fill(new, values, self._clock(), previous=old)
         self._commit(old, new, self._clock())
         return new
 
@@ -222,15 +224,15 @@ class JobService:
             "overlap": job.overlap,
         }
         values.update(job.schedule_input or {})
-        spec = job.spec or {}
-        if "due_time" in values and spec.get("due_at"):
-            values["due_time"] = spec["due_at"]  # relative due times were resolved at creation
-        if "ttl" in values and spec.get("end_at"):
-            values.pop("ttl")
-            values["end_at"] = spec["end_at"]
         return values
 
-    def _fill(self, job: JobModel, values: Mapping[str, Any], now: datetime) -> None:
+    def _fill(
+        self,
+        job: JobModel,
+        values: Mapping[str, Any],
+        now: datetime,
+        previous: JobModel | None = None,
+    ) -> None:
         task = values.get("task")
         definition = self._registry.get(task) if isinstance(task, str) else None
         if definition is None:
@@ -239,7 +241,13 @@ class JobService:
         if not definition.schedulable:
             raise InvalidRequest("task", f"{task!r} cannot be scheduled")
         schedule_input = {k: values[k] for k in SCHEDULE_FIELDS if values.get(k) is not None}
-        spec = parse_schedule(schedule_input, now)
+        if previous is not None and previous.schedule_input == schedule_input:
+            # Unchanged input keeps its resolved spec: "30s" stays the instant it meant, and an
+            # interval keeps its phase, whatever else the update changes.
+            spec = spec_of(previous)
+        else:
+            spec = parse_schedule(schedule_input, now)
+            schedule_input["timezone"] = spec.timezone  # as a GET shows it, so PUT(GET) matches
         job.name = values["name"]
         job.description = values.get("description") or ""
         job.task = task

@@ -90,9 +90,13 @@ class JobIn(ScheduleFields):
         if not isinstance(data, dict):
             return data
         data = {k: v for k, v in data.items() if k not in READ_ONLY}
-        # A GET body's ``schedule`` is the rendering of its crontab/interval: not a second form.
-        if isinstance(data.get("schedule"), str) and (
-            data.get("crontab") is not None or data.get("interval") is not None
+        # A GET body's ``schedule`` renders its crontab, interval or due time ("once at …"):
+        # sent back, it is not a second schedule form.
+        schedule = data.get("schedule")
+        if isinstance(schedule, str) and (
+            data.get("crontab") is not None
+            or data.get("interval") is not None
+            or schedule.startswith("once at ")
         ):
             data.pop("schedule")
         return data

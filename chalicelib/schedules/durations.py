@@ -27,6 +27,8 @@ _ISO = re.compile(
     r"(?:(?P<seconds>\d+(?:\.\d+)?)S)?)?"
 )
 _ISO_CALENDAR = re.compile(r"P(?:\d+Y|\d+M(?!.*T)|\d+Y\d+M)")
+#: EventBridge's year range: instants outside it can be neither scheduled nor shifted safely.
+MIN_YEAR, MAX_YEAR = 1970, 2199
 #: Far enough for any real schedule, small enough that datetime arithmetic cannot overflow.
 MAX_DURATION = timedelta(days=366 * 100)
 
@@ -87,6 +89,8 @@ def parse_instant(text: str, field: str) -> datetime:
         raise ScheduleError(
             field, f"{text!r} has no UTC offset; RFC 3339 needs Z or ±hh:mm at the end"
         )
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ScheduleError(field, f"{text!r} is outside the years {MIN_YEAR}-{MAX_YEAR}")
     return value.astimezone(UTC)
 
 

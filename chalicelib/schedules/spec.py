@@ -21,6 +21,8 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.schedules import cron as cronlib
 from chalicelib.schedules.durations import (
+    MAX_YEAR,
+    MIN_YEAR,
     format_instant,
     format_seconds,
     parse_due,
@@ -382,7 +384,12 @@ def parse_spec(fields: Mapping[str, Any], now: datetime) -> ScheduleSpec:
 
 
 def _at_instant(local: str, timezone: str) -> datetime:
-    naive = datetime.fromisoformat(local)
+    try:
+        naive = datetime.fromisoformat(local)
+    except ValueError:
+        raise ScheduleError("schedule", f"at({local}) is not a valid date and time") from None
+    if not MIN_YEAR <= naive.year <= MAX_YEAR:
+        raise ScheduleError("schedule", f"at({local}) is outside the years {MIN_YEAR}-{MAX_YEAR}")
     tz = ZoneInfo(timezone)
     aware = naive.replace(tzinfo=tz, fold=0)
     utc = aware.astimezone(UTC)

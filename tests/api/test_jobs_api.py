@@ -407,3 +407,31 @@ def test_openapi_document_is_valid_and_covers_every_route(client):
     post = document["paths"]["/v1/jobs"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/JobIn")
     assert "201" in post["responses"]
+
+
+def test_updating_other_fields_keeps_an_intervals_phase_and_a_relative_due_time(client, scheduler):
+    interval = create(client, name="iv", schedule=None, interval={"every": 7, "period": "minutes"})
+    patched = send(client, "PATCH", f"/v1/jobs/{interval['id']}", {"description": "x"}).json_body
+    assert patched["spec"] == interval["spec"]
+    assert patched["next_run_at"] == interval["next_run_at"]
+    due = create(client, name="due", schedule=None, due_time="2h")
+    again = send(client, "PUT", f"/v1/jobs/{due['id']}", due).json_body
+    assert again["next_run_at"] == due["next_run_at"]
+    assert again["due_time"] == "2h"
+
+
+@pytest.mark.parametrize("job_id", ["x" * 27, "x" * 2000, "..", "01M82CMAVR19122WS5YMX6510H"])
+def test_ids_that_cannot_exist_are_404s(client, job_id):
+    response = client.get(f"/v1/jobs/{job_id}")
+    assert response.status_code == 404
+    assert client.delete(f"/v1/jobs/{job_id}").status_code == 404
+
+
+def test_cron_tz_prefix_sets_the_job_zone_and_survives_updates(client, scheduler):
+    job = create(client, schedule="CRON_TZ=Europe/Paris 0 0 9 * * *")
+    assert job["timezone"] == "Europe/Paris"
+    again = send(client, "PATCH", f"/v1/jobs/{job['id']}", {"description": "d"})
+    assert again.status_code == 200, again.json_body
+    (got,) = schedules_of(scheduler, job["id"]).values()
+    assert got["ScheduleExpression"] == "cron(0 9 * * ? *)"
+    assert got["ScheduleExpressionTimezone"] == "Europe/Paris"
