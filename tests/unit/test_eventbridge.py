@@ -13,6 +13,7 @@ from chalicelib.schedules.errors import NoEquivalentError
 from chalicelib.schedules.eventbridge import at_expression, cron_expressions, plan
 from chalicelib.schedules.nextfire import cron_fires
 from chalicelib.schedules.spec import parse_spec
+from tests.unit.cronfuzz import random_fields
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -76,28 +77,12 @@ def _aws_fires(expressions, after, n):
     return sorted(fires)[:n]
 
 
-def _field(rng, low, high):
-    kind = rng.randrange(5)
-    if kind == 0:
-        return "*"
-    if kind == 1:
-        return f"*/{rng.randint(2, max(2, (high - low) // 2))}"
-    a = rng.randint(low, high)
-    if kind == 2:
-        return str(a)
-    if kind == 3:
-        return f"{a}-{rng.randint(a, high)}"
-    return ",".join(str(v) for v in sorted(rng.sample(range(low, high + 1), 3)))
-
-
 @pytest.mark.parametrize("dialect", ["unix", "celery"])
 def test_translated_expressions_fire_like_the_source(dialect):
     rng = random.Random(11)
     checked = 0
     for _ in range(400):
-        minute, hour, dom, month, dow = (
-            _field(rng, lo, hi) for lo, hi in ((0, 59), (0, 23), (1, 28), (1, 12), (0, 6))
-        )
+        minute, hour, dom, month, dow = random_fields(rng)
         if dialect == "unix":
             spec = parse_unix(f"{minute} {hour} {dom} {month} {dow}")
         else:

@@ -10,6 +10,7 @@ from croniter import croniter
 
 from chalicelib.schedules.cron import parse_aws, parse_crontab, parse_unix
 from chalicelib.schedules.nextfire import cron_fires, interval_fires
+from tests.unit.cronfuzz import random_fields
 
 START = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
 PARIS = ZoneInfo("Europe/Paris")
@@ -47,27 +48,10 @@ def test_unix_fires_match_croniter_in_utc(expression):
     assert take(spec, UTC, START, count) == expected
 
 
-def _random_field(rng, low, high):
-    kind = rng.randrange(5)
-    if kind == 0:
-        return "*"
-    if kind == 1:
-        return f"*/{rng.randint(2, max(2, (high - low) // 2))}"
-    a = rng.randint(low, high)
-    if kind == 2:
-        return str(a)
-    if kind == 3:
-        b = rng.randint(min(a + 1, high), high)
-        return f"{a}-{b}" if b > a else str(a)  # croniter misreads a-a ranges
-    return ",".join(str(v) for v in sorted(rng.sample(range(low, high + 1), 3)))
-
-
 def test_random_unix_expressions_match_croniter():
     rng = random.Random(7)
     for _ in range(300):
-        expression = " ".join(
-            _random_field(rng, lo, hi) for lo, hi in ((0, 59), (0, 23), (1, 28), (1, 12), (0, 6))
-        )
+        expression = " ".join(random_fields(rng))
         spec = parse_unix(expression)
         after = START + timedelta(minutes=rng.randrange(60 * 24 * 400))
         assert take(spec, UTC, after, 8) == oracle(expression, spec.day_mode == "or", after, 8), (
