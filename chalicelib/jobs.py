@@ -13,7 +13,7 @@ import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -99,7 +99,7 @@ class JobService:
 
     def get(self, tenant: str, job_id: str) -> JobModel:
         if not is_id(job_id):  # not one of ours: no need to ask DynamoDB (nor to hit its limits)
-            raise NotFound(f"job {job_id!r} does not exist", {"id": job_id[:100]})
+            raise NotFound(f"job {job_id[:100]!r} does not exist", {"id": job_id[:100]})
         try:
             return JobModel.get(tenant, job_id, consistent_read=True)
         except DoesNotExist:
@@ -147,7 +147,7 @@ class JobService:
             "expressions": [p.expression for p in schedules.plan(spec, now)],
             "timezone": spec.timezone,
             "path": schedules.path(spec),
-            "next": spec.fires(now, count),
+            "next": spec.upcoming(now, count),
             "description": schedules.describe(spec),
             "schedule": spec.render(),
         }
@@ -169,8 +169,9 @@ class JobService:
         """PUT: the body is the whole job; omitted optional fields take their defaults."""
         old = self._expect_version(self.get(tenant, job_id), version)
         new = self._copy(old)
-        self._fill(new, values, self._clock(), previous=old)
-        self._commit(old, new, self._clock())
+        now = self._clock()
+        self._fill(new, values, now, previous=old)
+        self._commit(old, new, now)
         return new
 
     def patch(
@@ -187,8 +188,9 @@ class JobService:
                 values.pop("due_time", None)
         values.update(changes)
         new = self._copy(old)
-        self._fill(new, values, self._clock(), previous=old)
-        self._commit(old, new, self._clock())
+        now = self._clock()
+        self._fill(new, values, now, previous=old)
+        self._commit(old, new, now)
         return new
 
     def set_enabled(self, tenant: str, job_id: str, enabled: bool) -> JobModel:
@@ -246,7 +248,7 @@ class JobService:
             # interval keeps its phase, whatever else the update changes.
             spec = spec_of(previous)
         else:
-            spec = parse_schedule(schedule_input, now)
+            spec = parse_schedule(_resolved(schedule_input, previous), now)
             schedule_input["timezone"] = spec.timezone  # as a GET shows it, so PUT(GET) matches
         job.name = values["name"]
         job.description = values.get("description") or ""
@@ -266,8 +268,7 @@ class JobService:
     def _next_run(job: JobModel, spec: schedules.ScheduleSpec, now: datetime) -> datetime | None:
         if not job.enabled:
             return None
-        # Just before now, so a due time resolved to "now" is still the next run.
-        fires = spec.fires(now - timedelta(microseconds=1), 1, fired=int(job.total_run_count or 0))
+        fires = spec.upcoming(now, 1, fired=int(job.total_run_count or 0))
         return fires[0] if fires else None
 
     @staticmethod
@@ -393,6 +394,19 @@ class JobService:
                 self._gateway.apply(target, schedules.plan(spec_of(old), now), sorted(names))
         except Exception:
             log.exception("could not restore the schedules of job %s", (new or old).job_id)  # type: ignore[union-attr]
+
+
+def _resolved(schedule_input: dict[str, Any], previous: JobModel | None) -> dict[str, Any]:
+    """The input to parse: a relative ``due_time``/``ttl`` the update did not change keeps the
+    instant it was resolved to, instead of counting again from now."""
+    fields = dict(schedule_input)
+    if previous is None:
+        return fields
+    before, spec = previous.schedule_input or {}, previous.spec or {}
+    for name, resolved in (("due_time", "due_at"), ("ttl", "end_at")):
+        if name in fields and fields[name] == before.get(name) and spec.get(resolved):
+            fields[name] = spec[resolved]
+    return fields
 
 
 def _schedule_state(job: JobModel) -> tuple[Any, ...]:

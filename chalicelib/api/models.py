@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_PATTERN = r"^[^\x00-\x1f\x7f/\\#?]+$"
 #: Fields a GET returns that a PUT or PATCH may carry back unchanged; they are ignored.
@@ -112,6 +112,15 @@ class JobPatch(JobIn):
 
     name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)  # type: ignore[assignment]
     task: str | None = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+
+    @field_validator(
+        "name", "task", "description", "args", "kwargs", "enabled", "overlap", mode="before"
+    )
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null; leave it out to keep it")
+        return value
 
     def changes(self) -> dict[str, Any]:
         sent = set(self.model_fields_set) - {"version"}

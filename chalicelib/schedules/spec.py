@@ -92,6 +92,10 @@ class ScheduleSpec:
                 break
         return out
 
+    def upcoming(self, now: datetime, count: int, fired: int = 0) -> list[datetime]:
+        """Like ``fires`` but from ``now`` inclusive, so a due time resolved to now still counts."""
+        return self.fires(now - timedelta(microseconds=1), count, fired)
+
     def _iter(self, after: datetime) -> Iterator[datetime]:
         if self.due_at is not None:
             if self.due_at > after:
@@ -376,7 +380,7 @@ def parse_spec(fields: Mapping[str, Any], now: datetime) -> ScheduleSpec:
         end_at=end_at,
         repeats=repeats,
     )
-    if not spec.fires(now - timedelta(microseconds=1), 1):
+    if not spec.upcoming(now, 1):
         raise NoEquivalentError(
             source, "never fires: no matching time before its end (or within 30 years)"
         )

@@ -435,3 +435,28 @@ def test_cron_tz_prefix_sets_the_job_zone_and_survives_updates(client, scheduler
     (got,) = schedules_of(scheduler, job["id"]).values()
     assert got["ScheduleExpression"] == "cron(0 9 * * ? *)"
     assert got["ScheduleExpressionTimezone"] == "Europe/Paris"
+
+
+def test_patch_cannot_null_a_required_field(client):
+    job = create(client)
+    for field in ("name", "task", "enabled", "args"):
+        response = send(client, "PATCH", f"/v1/jobs/{job['id']}", {field: None})
+        assert response.status_code == 400, field
+        assert response.json_body["error"]["details"]["field"] == field
+
+
+def test_patch_clearing_an_optional_schedule_field(client, scheduler):
+    job = create(client, schedule="@hourly", repeats=3, end_at="2099-01-01T00:00:00Z")
+    response = send(client, "PATCH", f"/v1/jobs/{job['id']}", {"end_at": None, "repeats": None})
+    assert response.status_code == 200
+    assert response.json_body["end_at"] is None
+    assert response.json_body["repeats"] is None
+    (got,) = schedules_of(scheduler, job["id"]).values()
+    assert "EndDate" not in got
+
+
+def test_changing_repeats_keeps_a_relative_due_time(client):
+    job = create(client, schedule="@hourly", due_time="3h")
+    response = send(client, "PATCH", f"/v1/jobs/{job['id']}", {"repeats": 4})
+    assert response.json_body["next_run_at"] == job["next_run_at"]
+    assert response.json_body["due_time"] == "3h"
