@@ -27,6 +27,8 @@ from chalicelib import services, storage
 from chalicelib.local.gateway import test_client
 from chalicelib.settings import get_settings
 
+pytest_plugins = ["tests.stack"]  # the `stack` fixture: make run as a subprocess
+
 
 @pytest.fixture
 def aws() -> Iterator[None]:
