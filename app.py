@@ -1,7 +1,10 @@
 """beatless: wiring only. Every route, handler and service lives in chalicelib/."""
 
-from chalice import Chalice
+from typing import Any
 
+from chalice import Chalice, Rate
+
+from chalicelib import maintenance, services
 from chalicelib.api import docs, native
 from chalicelib.api.errors import normalise_chalice_errors
 
@@ -9,3 +12,36 @@ app = Chalice(app_name="beatless")
 app.register_middleware(normalise_chalice_errors, "http")
 app.register_blueprint(native.bp, url_prefix=native.PREFIX)
 app.register_blueprint(docs.bp)
+
+
+@app.lambda_function(name="worker")
+def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Target of every EventBridge schedule, and of `aws lambda invoke`."""
+    return services.worker().handle(event, context)
+
+
+@app.on_sqs_message(queue="beatless-high", batch_size=10, name="queue_high")
+def queue_high(event: Any) -> dict[str, Any]:
+    return services.worker().handle_sqs(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue="beatless-default", batch_size=10, name="queue_default")
+def queue_default(event: Any) -> dict[str, Any]:
+    return services.worker().handle_sqs(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue="beatless-low", batch_size=10, name="queue_low")
+def queue_low(event: Any) -> dict[str, Any]:
+    return services.worker().handle_sqs(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="reaper")
+def reaper(event: Any) -> dict[str, Any]:
+    """End runs whose lease expired (their Lambda was killed by its timeout)."""
+    return maintenance.reap()
+
+
+@app.schedule(Rate(10, unit=Rate.MINUTES), name="reconciler")
+def reconciler(event: Any) -> dict[str, Any]:
+    """Repair drift between job items and EventBridge schedules, both ways."""
+    return maintenance.reconcile()

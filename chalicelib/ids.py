@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 
@@ -12,7 +13,10 @@ def new_id(now_ms: int | None = None) -> str:
     """A 26-character ULID-style id: 48 bits of milliseconds then 80 random bits, so ids sort
     by creation time (a tenant's list Query returns oldest first) and never collide in practice."""
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    value = (ms << 80) | secrets.randbits(80)
+    return _encode((ms << 80) | secrets.randbits(80))
+
+
+def _encode(value: int) -> str:
     chars = []
     for _ in range(26):
         value, rem = divmod(value, 32)
@@ -23,3 +27,11 @@ def new_id(now_ms: int | None = None) -> str:
 def is_id(value: str) -> bool:
     """Whether ``value`` could be an id made by ``new_id``."""
     return len(value) == 26 and all(c in _ALPHABET for c in value)
+
+
+def fire_run_id(job_id: str, scheduled_time_ms: int) -> str:
+    """The run id of one scheduled fire: time-ordered like ``new_id`` (its scheduled time), with
+    the random part derived from (job, scheduled time), so every delivery of the same fire
+    names the same run and a conditional put lets only the first one through."""
+    digest = hashlib.sha256(f"{job_id}|{scheduled_time_ms}".encode()).digest()
+    return _encode((scheduled_time_ms << 80) | int.from_bytes(digest[:10], "big"))

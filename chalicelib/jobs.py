@@ -20,12 +20,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import schedules, storage
+from chalicelib import handoff, schedules, storage
 from chalicelib.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import is_id, new_id
+from chalicelib.queues import QueueGateway
 from chalicelib.scheduler import SchedulerGateway, ScheduleTarget, schedule_name
 from chalicelib.settings import Settings
 from chalicelib.storage import JobModel, JobNameModel, cursors
+from chalicelib.storage.bookkeeping import update_job
 from chalicelib.tasks import TaskRegistry
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ EDITABLE_FIELDS = (
     "enabled",
     "queue",
     "overlap",
+    "retry",
+    "timeout_seconds",
     *SCHEDULE_FIELDS,
 )
 MAX_PAGE = 100
@@ -88,10 +92,12 @@ class JobService:
         settings: Settings,
         gateway: SchedulerGateway,
         registry: TaskRegistry,
+        queues: QueueGateway,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._settings = settings
         self._gateway = gateway
+        self._queues = queues
         self._registry = registry
         self._clock = clock
 
@@ -224,6 +230,8 @@ class JobService:
             "enabled": job.enabled,
             "queue": job.queue,
             "overlap": job.overlap,
+            "retry": job.retry,
+            "timeout_seconds": job.timeout_seconds,
         }
         values.update(job.schedule_input or {})
         return values
@@ -259,6 +267,8 @@ class JobService:
         job.enabled = values.get("enabled", True) is not False
         job.queue = values.get("queue") or definition.queue
         job.overlap = values.get("overlap") or "allow"
+        job.retry = values.get("retry")
+        job.timeout_seconds = int(values.get("timeout_seconds") or 300)
         job.schedule_input = schedule_input
         job.spec = spec.to_dict()
         job.updated_at = now
@@ -352,7 +362,7 @@ class JobService:
             log.warning("schedule sync failed for job %s: %s", (new or old).job_id, error)  # type: ignore[union-attr]
             self._undo(old, new, now)
             raise ServiceUnavailable(
-                "EventBridge Scheduler is unavailable; the job was left unchanged, retry shortly"
+                "EventBridge Scheduler or SQS is unavailable; the job is unchanged, retry shortly"
             ) from error
 
     def _sync(self, old: JobModel | None, new: JobModel | None, now: datetime) -> None:
@@ -364,7 +374,27 @@ class JobService:
         if old is not None and _schedule_state(old) == _schedule_state(new):
             return  # nothing the schedules carry has changed
         target = ScheduleTarget(new.job_id, new.tenant, new.enabled)
-        self._gateway.apply(target, schedules.plan(spec_of(new), now), existing)
+        spec = spec_of(new)
+        self._gateway.apply(target, schedules.plan(spec, now), existing)
+        end = handoff.initial_end(spec, now) if new.enabled else None
+        if end is not None:  # second precision: the API hands SQS the first window itself
+            handoff.plan_fires(self._queues, new, now, end, now)
+
+    def finish(self, job: JobModel) -> None:
+        """Nothing is left to fire (repeats used up, past its end, a one-time job that fired):
+        remove its schedules and mark it finished. Its runs stay."""
+        for name in job.schedule_names or []:
+            self._gateway.delete(name)
+        update_job(
+            job.tenant,
+            job.job_id,
+            [
+                JobModel.finished_at.set(self._clock()),
+                JobModel.schedule_names.set([]),
+                JobModel.next_run_at.remove(),
+            ],
+            JobModel.job_id.exists(),
+        )
 
     def _undo(self, old: JobModel | None, new: JobModel | None, now: datetime) -> None:
         """Put the item back as it was, then the schedules, each best effort."""

@@ -20,13 +20,24 @@ class Settings:
     jobs_table: str
     names_table: str
     runs_table: str
+    messages_table: str
     keys_table: str
+    queue_prefix: str
+    failed_queue: str
     schedule_group: str
     worker_arn: str
     scheduler_role_arn: str
     scheduler_dlq_arn: str
     stage: str
     version: str
+
+    def queue_name(self, queue: str) -> str:
+        """The SQS queue behind a beatless queue (``high``, ``default``, ``low``)."""
+        return f"{self.queue_prefix}{queue}"
+
+    @property
+    def scheduler_dlq_name(self) -> str:
+        return self.scheduler_dlq_arn.rsplit(":", 1)[-1]
 
 
 @lru_cache(maxsize=1)
@@ -42,7 +53,10 @@ def get_settings() -> Settings:
         jobs_table=env("BEATLESS_JOBS_TABLE", f"{prefix}jobs"),
         names_table=env("BEATLESS_NAMES_TABLE", f"{prefix}names"),
         runs_table=env("BEATLESS_RUNS_TABLE", f"{prefix}runs"),
+        messages_table=env("BEATLESS_MESSAGES_TABLE", f"{prefix}messages"),
         keys_table=env("BEATLESS_KEYS_TABLE", f"{prefix}keys"),
+        queue_prefix=env("BEATLESS_QUEUE_PREFIX", "beatless-"),
+        failed_queue=env("BEATLESS_FAILED_QUEUE", "beatless-failed"),
         schedule_group=env("BEATLESS_SCHEDULE_GROUP", "beatless"),
         worker_arn=env(
             "BEATLESS_WORKER_ARN", f"arn:aws:lambda:{region}:{account}:function:beatless-worker"

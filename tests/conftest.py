@@ -23,9 +23,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import services, storage
+from chalicelib import resources, services
 from chalicelib.local.gateway import test_client
 from chalicelib.settings import get_settings
+from tests import testtasks  # noqa: F401  (registers the tests' tasks)
 
 pytest_plugins = ["tests.stack"]  # the `stack` fixture: make run as a subprocess
 
@@ -36,8 +37,7 @@ def aws() -> Iterator[None]:
     with mock_aws():
         services.reset()
         settings = get_settings()
-        storage.create_tables(settings)
-        boto3.client("scheduler").create_schedule_group(Name=settings.schedule_group)
+        resources.provision(settings)
         yield
         services.reset()
 
@@ -63,3 +63,51 @@ def schedules_of(scheduler: Any, job_id: str) -> dict[str, dict[str, Any]]:
         for s in scheduler.list_schedules(GroupName=group, NamePrefix=f"job-{job_id}")["Schedules"]
     ]
     return {name: scheduler.get_schedule(Name=name, GroupName=group) for name in names}
+
+
+def drain(rounds: int = 20) -> int:
+    """Deliver what the work queues hold to the worker's SQS handler, as Lambda would, until
+    they are empty (messages still delayed are not visible yet). Returns messages handled."""
+    sqs = boto3.client("sqs")
+    settings = get_settings()
+    handled = 0
+    for _ in range(rounds):
+        got = 0
+        for queue in ("high", "default", "low"):
+            url = sqs.get_queue_url(QueueName=settings.queue_name(queue))["QueueUrl"]
+            messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            if not messages:
+                continue
+            event = {
+                "Records": [
+                    {
+                        "messageId": m["MessageId"],
+                        "receiptHandle": m["ReceiptHandle"],
+                        "body": m["Body"],
+                    }
+                    for m in messages
+                ]
+            }
+            failed = {
+                f["itemIdentifier"]
+                for f in services.worker().handle_sqs(event)["batchItemFailures"]
+            }
+            for m in messages:
+                if m["MessageId"] not in failed:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            got += len(messages)
+        handled += got
+        if not got:
+            return handled
+    return handled
+
+
+def queue_depth(queue: str) -> dict[str, int]:
+    """Visible and delayed message counts of a queue (by SQS name)."""
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return {
+        "visible": int(attributes["ApproximateNumberOfMessages"]),
+        "delayed": int(attributes["ApproximateNumberOfMessagesDelayed"]),
+    }

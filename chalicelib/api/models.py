@@ -22,6 +22,7 @@ READ_ONLY = frozenset(
         "created_at",
         "updated_at",
         "created_by",
+        "finished_at",
     }
 )
 
@@ -41,6 +42,16 @@ class Interval(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     every: int = Field(ge=1)
     period: Literal["days", "hours", "minutes", "seconds"]
+
+
+class RetryPolicy(BaseModel):
+    """Attempts and exponential backoff (through SQS delays, so at most 900 s apart)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    max_attempts: int = Field(1, ge=1, le=20)
+    initial_seconds: float = Field(1.0, ge=0, le=900)
+    multiplier: float = Field(2.0, ge=1, le=10)
+    max_seconds: float = Field(900.0, ge=1, le=900)
 
 
 class ScheduleFields(BaseModel):
@@ -82,6 +93,8 @@ class JobIn(ScheduleFields):
     enabled: bool = True
     queue: Literal["high", "default", "low"] | None = None
     overlap: Literal["allow", "skip"] = "allow"
+    retry: RetryPolicy | None = None
+    timeout_seconds: int = Field(300, ge=1, le=900, description="a run's time limit")
     version: int | None = Field(None, description="optimistic lock: the version you read")
 
     @model_validator(mode="before")
@@ -114,7 +127,15 @@ class JobPatch(JobIn):
     task: str | None = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
 
     @field_validator(
-        "name", "task", "description", "args", "kwargs", "enabled", "overlap", mode="before"
+        "name",
+        "task",
+        "description",
+        "args",
+        "kwargs",
+        "enabled",
+        "overlap",
+        "timeout_seconds",
+        mode="before",
     )
     @classmethod
     def _not_null(cls, value: Any) -> Any:
@@ -174,6 +195,9 @@ class JobOut(BaseModel):
     total_run_count: int
     created_at: str
     updated_at: str
+    retry: dict[str, Any] | None = None
+    timeout_seconds: int
+    finished_at: str | None = None
     version: int
 
 
@@ -209,3 +233,76 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+class StepIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    task: str = Field(min_length=1, max_length=200)
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskIn(BaseModel):
+    """An ad-hoc run: one task, or steps run in order (each result passed to the next)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    task: str | None = Field(None, min_length=1, max_length=200)
+    steps: list[StepIn] | None = Field(None, min_length=1, max_length=50)
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    data: Any = None
+    queue: Literal["high", "default", "low"] | None = None
+    delay_seconds: int | None = Field(None, ge=0, le=900)
+    run_at: str | None = Field(None, max_length=64, description="RFC 3339, at most 7 days ahead")
+    retry: RetryPolicy | None = None
+    timeout_seconds: int = Field(300, ge=1, le=900)
+
+
+class StepOut(BaseModel):
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    status: str | None = None
+    result: Any = None
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+class RunOut(BaseModel):
+    id: str
+    job_id: str | None
+    task: str | None
+    steps: list[StepOut]
+    data: Any = None
+    status: Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "SKIPPED"]
+    attempt: int
+    queue: str
+    trigger: str
+    scheduled_time: str | None
+    queued_at: str | None
+    started_at: str | None
+    ended_at: str | None
+    retry_at: str | None
+    result: Any = None
+    exc: str | None
+    error: str | None
+    traceback: str | None
+    reason: str | None
+    cancel_requested: bool
+
+
+class RunList(BaseModel):
+    items: list[RunOut]
+    cursor: str | None
+
+
+class MessageOut(BaseModel):
+    at: str
+    level: str
+    text: str
+    step: int
+
+
+class MessageList(BaseModel):
+    items: list[MessageOut]
+    cursor: str | None

@@ -18,10 +18,13 @@ from chalicelib.api.routing import (
     query_value,
     route,
 )
+from chalicelib.errors import InvalidRequest
 from chalicelib.jobs import MAX_PAGE, spec_of
-from chalicelib.schedules.durations import format_instant
+from chalicelib.runs import STATUSES, steps_of
+from chalicelib.schedules.durations import format_instant, parse_instant
+from chalicelib.schedules.errors import ScheduleError
 from chalicelib.settings import get_settings
-from chalicelib.storage import JobModel
+from chalicelib.storage import JobModel, RunModel
 from chalicelib.tasks import registry
 
 bp = Blueprint(__name__)
@@ -69,6 +72,9 @@ def job_out(job: JobModel) -> dict[str, Any]:
         last_run_at=_instant(job.last_run_at),
         last_run_id=job.last_run_id,
         total_run_count=int(job.total_run_count or 0),
+        retry=job.retry,
+        timeout_seconds=int(job.timeout_seconds or 300),
+        finished_at=_instant(job.finished_at),
         created_at=format_instant(job.created_at),
         updated_at=format_instant(job.updated_at),
         version=int(job.version or 0),
@@ -206,6 +212,184 @@ def preview_schedule() -> dict[str, Any]:
     result = services.job_service().preview(body.schedule_values(), body.count)
     result["next"] = [format_instant(t) for t in result["next"]]
     return models.PreviewOut(**result).model_dump()
+
+
+def run_out(run: RunModel) -> dict[str, Any]:
+    """A run as the native API shows it."""
+    return models.RunOut(
+        id=run.run_id,
+        job_id=run.job_id,
+        task=run.task,
+        steps=run.steps or [],
+        data=run.data,
+        status=run.status,
+        attempt=int(run.attempt or 1),
+        queue=run.queue,
+        trigger=run.trigger,
+        scheduled_time=_instant(run.scheduled_time),
+        queued_at=_instant(run.queued_at),
+        started_at=_instant(run.started_at),
+        ended_at=_instant(run.ended_at),
+        retry_at=_instant(run.retry_at),
+        result=run.result,
+        exc=run.exc,
+        error=run.error,
+        traceback=run.traceback,
+        reason=run.reason,
+        cancel_requested=bool(run.cancel_requested),
+    ).model_dump(mode="json")
+
+
+RUN_FILTERS = (
+    QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}),
+    QueryParam("cursor", {"type": "string"}, "the cursor of the previous page"),
+    QueryParam("status", {"type": "string", "enum": list(STATUSES)}),
+    QueryParam("task", {"type": "string"}),
+)
+
+
+def _run_page(job_id: str | None = None) -> dict[str, Any]:
+    page = services.run_service().list(
+        TENANT,
+        limit=query_int(bp, "limit", 50, 1, MAX_PAGE),
+        cursor=query_value(bp, "cursor"),
+        status=query_value(bp, "status"),
+        job_id=job_id or query_value(bp, "job_id"),
+        task=query_value(bp, "task"),
+    )
+    return {"items": [run_out(run) for run in page.items], "cursor": page.cursor}
+
+
+@_route(
+    "/jobs/{job_id}/trigger",
+    "POST",
+    summary="Run a job now (its overlap policy applies)",
+    response=models.RunOut,
+    status=202,
+)
+def trigger_job(job_id: str) -> Response:
+    job = services.job_service().get(TENANT, job_id)
+    run = services.run_service().trigger(TENANT, job)
+    return Response(status_code=202, body=run_out(run), headers=_run_location(run))
+
+
+@_route(
+    "/jobs/{job_id}/runs",
+    "GET",
+    summary="A job's runs, newest first",
+    response=models.RunList,
+    query=RUN_FILTERS,
+)
+def job_runs(job_id: str) -> dict[str, Any]:
+    services.job_service().get(TENANT, job_id)  # 404 for a job that does not exist
+    return _run_page(job_id)
+
+
+@_route(
+    "/tasks",
+    "POST",
+    summary="Run a task or a list of steps now, after a delay, or at a time",
+    request=models.TaskIn,
+    response=models.RunOut,
+    status=202,
+)
+def submit_task() -> Response:
+    body = parse_body(bp, models.TaskIn)
+    steps = steps_of(
+        registry,
+        body.task,
+        [s.model_dump() for s in body.steps] if body.steps else None,
+        body.args,
+        body.kwargs,
+    )
+    run = services.run_service().submit(
+        TENANT,
+        steps,
+        data=body.data,
+        queue=body.queue,
+        delay_seconds=body.delay_seconds,
+        run_at=_run_at(body.run_at),
+        retry=body.retry.model_dump() if body.retry else None,
+        timeout_seconds=body.timeout_seconds,
+    )
+    return Response(status_code=202, body=run_out(run), headers=_run_location(run))
+
+
+@_route(
+    "/tasks",
+    "GET",
+    summary="Runs, newest first",
+    response=models.RunList,
+    query=(*RUN_FILTERS, QueryParam("job_id", {"type": "string"})),
+)
+def list_tasks() -> dict[str, Any]:
+    return _run_page()
+
+
+@_route(
+    "/tasks/{run_id}", "GET", summary="A run: status, times, result, steps", response=models.RunOut
+)
+def get_task(run_id: str) -> dict[str, Any]:
+    return run_out(services.run_service().get(TENANT, run_id))
+
+
+@_route(
+    "/tasks/{run_id}/messages",
+    "GET",
+    summary="A run's log, oldest first",
+    response=models.MessageList,
+    query=(
+        QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
+        QueryParam("cursor", {"type": "string"}),
+    ),
+)
+def task_messages(run_id: str) -> dict[str, Any]:
+    page = services.run_service().messages(
+        TENANT,
+        run_id,
+        limit=query_int(bp, "limit", 100, 1, 1000),
+        cursor=query_value(bp, "cursor"),
+    )
+    items = [
+        models.MessageOut(at=format_instant(m.at), level=m.level, text=m.text, step=int(m.step))
+        for m in page.items
+    ]
+    return models.MessageList(items=items, cursor=page.cursor).model_dump()
+
+
+@_route(
+    "/tasks/{run_id}",
+    "DELETE",
+    summary="Cancel: a queued run never runs; a running one stops at its next check",
+    response=models.RunOut,
+)
+def cancel_task(run_id: str) -> dict[str, Any]:
+    return run_out(services.run_service().cancel(TENANT, run_id))
+
+
+@_route(
+    "/tasks/{run_id}/retry",
+    "POST",
+    summary="Re-queue a FAILED or TIMED_OUT run",
+    response=models.RunOut,
+    status=202,
+)
+def retry_task(run_id: str) -> Response:
+    run = services.run_service().retry(TENANT, run_id)
+    return Response(status_code=202, body=run_out(run), headers=_run_location(run))
+
+
+def _run_location(run: RunModel) -> dict[str, str]:
+    return {"Location": f"{PREFIX}/tasks/{run.run_id}"}
+
+
+def _run_at(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_instant(value, "run_at")
+    except ScheduleError as error:
+        raise InvalidRequest(error.field, error.rule) from None
 
 
 def _version(body: models.JobIn) -> int | None:

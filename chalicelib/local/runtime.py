@@ -32,16 +32,14 @@ def _local_aws_env(moto_port: int) -> dict[str, str]:
 
 
 def provision() -> None:
-    """Create the tables and the schedule group in the emulated AWS (idempotent)."""
-    from chalicelib import aws, services, storage
-    from chalicelib.scheduler import SchedulerGateway
+    """Create the tables, queues and schedule group in the emulated AWS (idempotent)."""
+    from chalicelib import resources, services
     from chalicelib.settings import get_settings
 
     services.reset()
     settings = get_settings()
-    created = storage.create_tables(settings)
-    SchedulerGateway(settings, lambda: aws.client_for("scheduler", settings)).ensure_group()
-    log.info("tables ready (%s created), schedule group %r", len(created), settings.schedule_group)
+    resources.provision(settings)
+    log.info("tables, queues and schedule group %r ready", settings.schedule_group)
 
 
 def serve(host: str, port: int) -> Any:

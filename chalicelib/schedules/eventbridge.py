@@ -164,7 +164,7 @@ def plan(spec: ScheduleSpec, now: datetime) -> list[PlannedSchedule]:
         )
     expressions = recurring_expressions(spec)
     delivery = "plan" if expressions and _recurring_is_subminute(spec) else "run"
-    start = _recurring_start(spec, now) if delivery == "run" else None
+    start = _recurring_start(spec, now) if delivery == "run" else next_minute(now)
     for index, expression in enumerate(expressions):
         planned.append(
             PlannedSchedule(
@@ -178,6 +178,11 @@ def plan(spec: ScheduleSpec, now: datetime) -> list[PlannedSchedule]:
             )
         )
     return planned
+
+
+def next_minute(now: datetime) -> datetime:
+    """A heartbeat's first fire: the next whole minute (the API hands off the time before)."""
+    return now.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
 def _recurring_start(spec: ScheduleSpec, now: datetime) -> datetime | None:

@@ -6,12 +6,20 @@ from pynamodb.connection import Connection
 from pynamodb.models import Model
 
 from chalicelib.settings import Settings
-from chalicelib.storage.models import ALL_MODELS, ApiKeyModel, JobModel, JobNameModel, RunModel
+from chalicelib.storage.models import (
+    ALL_MODELS,
+    ApiKeyModel,
+    JobModel,
+    JobNameModel,
+    MessageModel,
+    RunModel,
+)
 
 _TABLE_SETTING = {
     JobModel: "jobs_table",
     JobNameModel: "names_table",
     RunModel: "runs_table",
+    MessageModel: "messages_table",
     ApiKeyModel: "keys_table",
 }
 
@@ -49,6 +57,7 @@ __all__ = [
     "ApiKeyModel",
     "JobModel",
     "JobNameModel",
+    "MessageModel",
     "Model",
     "RunModel",
     "bind",

@@ -5,7 +5,11 @@ Access patterns (no Scan anywhere on a request path):
 - names: (tenant, name) → job_id; a conditional put in the same transaction as the job makes
   names unique per tenant, which no index can enforce.
 - runs: get by (tenant, run_id); a tenant's runs newest first = Query on the hash key,
-  descending; a job's runs = Query on the ``by-job`` index (hash ``job_key`` = tenant#job).
+  descending; a job's runs = Query on the ``by-job`` index (hash ``job_key`` = tenant#job);
+  runs whose lease expired = Query on the sparse ``by-lease`` index (only RUNNING runs carry
+  ``lease_shard``), which the reaper needs and no key could give.
+- messages: a run's log = Query on ``run_key`` (tenant#run), one item per message, so a long
+  log never meets DynamoDB's 400 KB item limit.
 - keys: get by key hash (the authorizer's only lookup); a tenant's keys = ``by-tenant`` index.
 Table names, region and endpoint are bound at first use by ``storage.bind`` (never at import).
 """
@@ -50,6 +54,9 @@ class JobModel(Model):
     spec = JSONAttribute()  # ScheduleSpec.to_dict(): absolute, re-parsable
     schedule_names = JSONAttribute(default=list)  # EventBridge schedules that exist for it
     next_run_at = UTCDateTimeAttribute(null=True)
+    finished_at = UTCDateTimeAttribute(null=True)  # repeats used up, or nothing left to fire
+    timeout_seconds = NumberAttribute(default=300)
+    retry = JSONAttribute(null=True)  # {max_attempts, initial_seconds, multiplier, max_seconds}
     last_run_at = UTCDateTimeAttribute(null=True)
     last_run_id = UnicodeAttribute(null=True)
     total_run_count = NumberAttribute(default=0)
@@ -81,6 +88,18 @@ class RunsByJobIndex(GlobalSecondaryIndex["RunModel"]):
     run_id = UnicodeAttribute(range_key=True)
 
 
+class RunsByLeaseIndex(GlobalSecondaryIndex["RunModel"]):
+    """RUNNING runs by lease expiry, sharded so no partition gets hot; sparse: a finished run
+    drops ``lease_shard`` and leaves the index."""
+
+    class Meta:
+        index_name = "by-lease"
+        projection = AllProjection()
+
+    lease_shard = UnicodeAttribute(hash_key=True)
+    lease_expires_at = UnicodeAttribute(range_key=True)
+
+
 class RunModel(Model):
     """One execution of a task or step list (udata task, Alteryx job, Vitam async task)."""
 
@@ -91,27 +110,48 @@ class RunModel(Model):
     run_id = UnicodeAttribute(range_key=True)
     job_id = UnicodeAttribute(null=True)
     job_key = UnicodeAttribute(null=True)  # "tenant#job_id", the by-job index key
-    task = UnicodeAttribute(null=True)
-    steps = JSONAttribute(default=list)
-    args = JSONAttribute(default=list)
-    kwargs = JSONAttribute(default=dict)
+    task = UnicodeAttribute(null=True)  # the first step's task, for filters and display
+    steps = JSONAttribute(default=list)  # [{task, args, kwargs, status, result, ...}]
     data = JSONAttribute(null=True)
     status = UnicodeAttribute(default="QUEUED")
     attempt = NumberAttribute(default=1)
+    retry = JSONAttribute(null=True)
     queue = UnicodeAttribute(default="default")
+    trigger = UnicodeAttribute(default="api")  # api | schedule | manual | retry
     scheduled_time = UTCDateTimeAttribute(null=True)
     queued_at = UTCDateTimeAttribute(null=True)
     started_at = UTCDateTimeAttribute(null=True)
     ended_at = UTCDateTimeAttribute(null=True)
+    retry_at = UTCDateTimeAttribute(null=True)
     result = JSONAttribute(null=True)
     exc = UnicodeAttribute(null=True)
+    error = UnicodeAttribute(null=True)  # the exception's message
     traceback = UnicodeAttribute(null=True)
-    reason = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)  # why SKIPPED, CANCELLED or TIMED_OUT
     cancel_requested = BooleanAttribute(default=False)
-    lease_expires_at = UTCDateTimeAttribute(null=True)
+    timeout_seconds = NumberAttribute(default=300)
+    lease_shard = UnicodeAttribute(null=True)
+    lease_expires_at = UnicodeAttribute(null=True)  # RFC 3339, so it sorts in the index
+    message_count = NumberAttribute(default=0)
     created_by = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)  # DynamoDB TTL: retention of finished runs
     by_job = RunsByJobIndex()
+    by_lease = RunsByLeaseIndex()
+
+
+class MessageModel(Model):
+    """One line of a run's log."""
+
+    class Meta(_Meta):
+        table_name = "beatless-messages"
+
+    run_key = UnicodeAttribute(hash_key=True)  # "tenant#run_id"
+    seq = UnicodeAttribute(range_key=True)  # attempt then counter, zero-padded: sorts in order
+    at = UTCDateTimeAttribute()
+    level = UnicodeAttribute(default="INFO")
+    text = UnicodeAttribute()
+    step = NumberAttribute(default=0)
+    expires_at = TTLAttribute(null=True)
 
 
 class KeysByTenantIndex(GlobalSecondaryIndex["ApiKeyModel"]):
@@ -139,4 +179,10 @@ class ApiKeyModel(Model):
     by_tenant = KeysByTenantIndex()
 
 
-ALL_MODELS: tuple[type[Model], ...] = (JobModel, JobNameModel, RunModel, ApiKeyModel)
+ALL_MODELS: tuple[type[Model], ...] = (
+    JobModel,
+    JobNameModel,
+    RunModel,
+    MessageModel,
+    ApiKeyModel,
+)

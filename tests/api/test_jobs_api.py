@@ -403,6 +403,12 @@ def test_openapi_document_is_valid_and_covers_every_route(client):
         "/v1/jobs/{job_id}/pause",
         "/v1/jobs/{job_id}/resume",
         "/v1/schedules/preview",
+        "/v1/jobs/{job_id}/trigger",
+        "/v1/jobs/{job_id}/runs",
+        "/v1/tasks",
+        "/v1/tasks/{run_id}",
+        "/v1/tasks/{run_id}/messages",
+        "/v1/tasks/{run_id}/retry",
     }
     post = document["paths"]["/v1/jobs"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/JobIn")

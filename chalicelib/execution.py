@@ -1,0 +1,360 @@
+"""Running a claimed run: its steps in order, the task context, and the recorded outcome.
+
+Every transition is a conditional update from the state this code expects, so a duplicate
+delivery, a concurrent cancel or the reaper can never produce two outcomes: the loser's write
+fails its condition and it stops. A run whose cancel was requested never ends SUCCEEDED: the
+success write requires ``cancel_requested = false``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback as tb
+import zlib
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.models import Model
+
+from chalicelib.queues import QueueGateway, delay_until
+from chalicelib.storage import MessageModel, RunModel
+from chalicelib.tasks import TaskRegistry
+
+log = logging.getLogger(__name__)
+
+QUEUED, RUNNING, SUCCEEDED, FAILED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED"
+CANCELLED, TIMED_OUT, SKIPPED = "CANCELLED", "TIMED_OUT", "SKIPPED"
+FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, TIMED_OUT, SKIPPED})
+RESULT_LIMIT = 64 * 1024
+MESSAGE_LIMIT = 8 * 1024
+TRACEBACK_LIMIT = 32 * 1024
+LEASE_SHARDS = 8
+LEASE_MARGIN = timedelta(seconds=30)
+RETENTION = timedelta(days=30)
+DEFAULT_RETRY = {"max_attempts": 1, "initial_seconds": 1.0, "multiplier": 2.0, "max_seconds": 900}
+CANCEL_POLL_SECONDS = 0.5
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def backoff(policy: dict[str, Any] | None, attempt: int) -> float:
+    """Seconds to wait before attempt ``attempt + 1``: exponential, capped (and by SQS's 900)."""
+    p = {**DEFAULT_RETRY, **(policy or {})}
+    delay = float(p["initial_seconds"]) * float(p["multiplier"]) ** max(attempt - 1, 0)
+    return min(delay, float(p["max_seconds"]), 900.0)
+
+
+def attempts_left(run: RunModel) -> bool:
+    return int(run.attempt) < int({**DEFAULT_RETRY, **(run.retry or {})}["max_attempts"])
+
+
+def cap_result(value: Any) -> Any:
+    """The result as stored: JSON-safe, and past 64 KB a visible truncation marker."""
+    text = json.dumps(value, default=str)
+    if len(text) <= RESULT_LIMIT:
+        return json.loads(text)
+    return {"truncated": True, "size": len(text), "preview": text[:1000]}
+
+
+def lease_shard(run_id: str) -> str:
+    return f"RUNNING#{zlib.crc32(run_id.encode()) % LEASE_SHARDS}"
+
+
+def lease_text(when: datetime) -> str:
+    """A fixed-width UTC form, so leases compare as strings in the by-lease index."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def lease_until(now: datetime, timeout_seconds: float) -> str:
+    return lease_text(now + timedelta(seconds=timeout_seconds) + LEASE_MARGIN)
+
+
+def run_key(run: RunModel) -> str:
+    return f"{run.tenant}#{run.run_id}"
+
+
+class TaskContext:
+    """What a task sees: its run, its inputs, a log, cooperative cancellation and the clock."""
+
+    def __init__(
+        self,
+        run: RunModel,
+        step: int,
+        previous: Any,
+        deadline: float,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.run_id = run.run_id
+        self.tenant = run.tenant
+        self.job_id = run.job_id
+        self.attempt = int(run.attempt)
+        self.data = run.data
+        self.step = step
+        self.previous = previous  # the previous step's result
+        self.scheduled_time = run.scheduled_time
+        self._run = run
+        self._deadline = deadline
+        self._clock = clock
+        self._cancelled = False
+        self._checked = 0.0
+        self._seq = int(run.message_count or 0)
+
+    def log(self, text: str, level: str = "INFO") -> None:
+        """Append a message to the run's log (one item each: the log has no size limit)."""
+        self._seq += 1
+        MessageModel(
+            run_key(self._run),
+            f"{self.attempt:04d}{self._seq:08d}",
+            at=self._clock(),
+            level=str(level).upper()[:16],
+            text=str(text)[:MESSAGE_LIMIT],
+            step=self.step,
+            expires_at=self._clock() + RETENTION,
+        ).save()
+
+    def cancelled(self) -> bool:
+        """Whether a cancel was requested; reads at most every half second."""
+        if self._cancelled:
+            return True
+        if time.monotonic() - self._checked >= CANCEL_POLL_SECONDS:
+            self._checked = time.monotonic()
+            try:
+                current = RunModel.get(
+                    self._run.tenant,
+                    self._run.run_id,
+                    consistent_read=True,
+                    attributes_to_get=["cancel_requested", "status"],
+                )
+                self._cancelled = bool(current.cancel_requested) or current.status != RUNNING
+            except DoesNotExist:
+                self._cancelled = True
+        return self._cancelled
+
+    def remaining_seconds(self) -> float:
+        """Seconds before the run's timeout (or the Lambda's, whichever is sooner)."""
+        return max(self._deadline - time.monotonic(), 0.0)
+
+
+class Executor:
+    """Execute RUNNING runs and record their outcome."""
+
+    def __init__(
+        self,
+        registry: TaskRegistry,
+        queues: QueueGateway,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._registry = registry
+        self._queues = queues
+        self._clock = clock
+
+    # -- claiming ----------------------------------------------------------------------------
+
+    def claim(self, run: RunModel) -> bool:
+        """QUEUED → RUNNING with a lease; False if someone else got there first."""
+        now = self._clock()
+        try:
+            run.update(
+                actions=[
+                    RunModel.status.set(RUNNING),
+                    RunModel.started_at.set(now),
+                    RunModel.lease_shard.set(lease_shard(run.run_id)),
+                    RunModel.lease_expires_at.set(lease_until(now, run.timeout_seconds)),
+                ],
+                condition=(RunModel.status == QUEUED) & (RunModel.cancel_requested == False),  # noqa: E712
+            )
+        except UpdateError as error:
+            if _conditional(error):
+                return False
+            raise
+        return True
+
+    # -- running -----------------------------------------------------------------------------
+
+    def execute(self, run: RunModel, remaining_ms: Callable[[], int] | None = None) -> str:
+        """Run every step of a RUNNING run; returns the status it ended with (or RUNNING if it
+        lost the run to a cancel, the reaper or a duplicate)."""
+        budget = float(run.timeout_seconds or 300)
+        if remaining_ms is not None:
+            budget = min(budget, remaining_ms() / 1000 - 1.0)
+        deadline = time.monotonic() + budget
+        steps = [dict(step) for step in run.steps]
+        previous: Any = None
+        for index, step in enumerate(steps):
+            if index > 0:
+                state = self._boundary(run, steps)
+                if state is None:
+                    return RUNNING
+                if state:
+                    return self._cancelled(run, steps, "cancelled between steps")
+            if time.monotonic() >= deadline:
+                return self._timed_out(run, steps, f"no time left before step {index}")
+            definition = self._registry.get(step.get("task", ""))
+            step["status"], step["started_at"] = RUNNING, self._clock().isoformat()
+            if definition is None:
+                step["status"] = FAILED
+                return self._failed(
+                    run,
+                    steps,
+                    "TaskNotRegistered",
+                    f"task {step.get('task')!r} is not registered",
+                    "",
+                    retry=False,
+                )
+            context = TaskContext(run, index, previous, deadline, self._clock)
+            try:
+                result = definition.func(context, *step.get("args", []), **step.get("kwargs", {}))
+            except Exception as error:  # the task's failure is data, not ours
+                step["status"], step["ended_at"] = FAILED, self._clock().isoformat()
+                return self._failed(
+                    run,
+                    steps,
+                    type(error).__name__,
+                    str(error)[:MESSAGE_LIMIT],
+                    tb.format_exc()[-TRACEBACK_LIMIT:],
+                )
+            step["status"], step["ended_at"] = SUCCEEDED, self._clock().isoformat()
+            step["result"] = cap_result(result)
+            previous = result
+            if time.monotonic() > deadline:
+                return self._timed_out(run, steps, f"step {index} ran past the timeout")
+        return self._succeeded(run, steps, cap_result(previous))
+
+    def _boundary(self, run: RunModel, steps: list[dict[str, Any]]) -> bool | None:
+        """Record step progress; True if a cancel is requested, None if the run is not ours."""
+        try:
+            run.update(
+                actions=[RunModel.steps.set(steps)],
+                condition=RunModel.status == RUNNING,
+            )
+        except UpdateError as error:
+            if _conditional(error):
+                return None
+            raise
+        return bool(run.cancel_requested)
+
+    # -- outcomes ----------------------------------------------------------------------------
+
+    def _end(self, run: RunModel, status: str, steps: list[dict[str, Any]], **fields: Any) -> bool:
+        now = self._clock()
+        actions = [
+            RunModel.status.set(status),
+            RunModel.steps.set(steps),
+            RunModel.ended_at.set(now),
+            RunModel.expires_at.set(now + RETENTION),
+            RunModel.lease_shard.remove(),
+            RunModel.lease_expires_at.remove(),
+        ]
+        actions += [getattr(RunModel, name).set(value) for name, value in fields.items()]
+        condition = RunModel.status == RUNNING
+        if status == SUCCEEDED:
+            condition &= RunModel.cancel_requested == False  # noqa: E712
+        try:
+            run.update(actions=actions, condition=condition)
+        except UpdateError as error:
+            if _conditional(error):
+                return False
+            raise
+        return True
+
+    def _succeeded(self, run: RunModel, steps: list[dict[str, Any]], result: Any) -> str:
+        if self._end(run, SUCCEEDED, steps, result=result):
+            return SUCCEEDED
+        # Lost the condition: a cancel arrived during the last step (or the run was reaped).
+        return self._cancelled(run, steps, "cancel requested while running")
+
+    def _cancelled(self, run: RunModel, steps: list[dict[str, Any]], reason: str) -> str:
+        for step in steps:
+            if step.get("status") in (None, RUNNING):
+                step["status"] = CANCELLED
+        return CANCELLED if self._end(run, CANCELLED, steps, reason=reason) else RUNNING
+
+    def reap(self, run: RunModel) -> str:
+        """End a RUNNING run whose lease expired: retried per its policy, else TIMED_OUT (or
+        CANCELLED if a cancel was waiting)."""
+        steps = [dict(s) for s in run.steps or []]
+        if run.cancel_requested:
+            return self._cancelled(run, steps, "cancel requested; its worker stopped answering")
+        reason = "lease expired: the worker was stopped (timeout or crash) before it finished"
+        if attempts_left(run) and self.requeue(run, steps, exc="LeaseExpired", error=reason):
+            return QUEUED
+        return self._timed_out(run, steps, reason)
+
+    def _timed_out(self, run: RunModel, steps: list[dict[str, Any]], reason: str) -> str:
+        return TIMED_OUT if self._end(run, TIMED_OUT, steps, reason=reason) else RUNNING
+
+    def _failed(
+        self,
+        run: RunModel,
+        steps: list[dict[str, Any]],
+        exc: str,
+        message: str,
+        trace: str,
+        retry: bool = True,
+    ) -> str:
+        if retry and attempts_left(run) and not run.cancel_requested:
+            if self.requeue(run, steps, exc=exc, error=message, traceback=trace):
+                return QUEUED
+            return RUNNING
+        if not self._end(run, FAILED, steps, exc=exc, error=message, traceback=trace or None):
+            return RUNNING
+        self._queues.send_failed({"run_id": run.run_id, "tenant": run.tenant, "exc": exc})
+        return FAILED
+
+    def requeue(
+        self, run: RunModel, steps: list[dict[str, Any]] | None = None, **fields: Any
+    ) -> bool:
+        """RUNNING → QUEUED for another attempt after the policy's backoff, through SQS."""
+        now = self._clock()
+        wait = backoff(run.retry, int(run.attempt))
+        retry_at = now + timedelta(seconds=wait)
+        actions = [
+            RunModel.status.set(QUEUED),
+            RunModel.attempt.add(1),
+            RunModel.retry_at.set(retry_at),
+            RunModel.lease_shard.remove(),
+            RunModel.lease_expires_at.remove(),
+        ]
+        if steps is not None:
+            actions.append(RunModel.steps.set([_reset(s) for s in steps]))
+        actions += [getattr(RunModel, k).set(v) for k, v in fields.items() if v is not None]
+        try:
+            run.update(
+                actions=actions,
+                condition=(RunModel.status == RUNNING) & (RunModel.cancel_requested == False),  # noqa: E712
+            )
+        except UpdateError as error:
+            if _conditional(error):
+                return False
+            raise
+        self._queues.send(
+            run.queue, {"run_id": run.run_id, "tenant": run.tenant}, delay_until(retry_at, now)
+        )
+        return True
+
+
+def _reset(step: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in step.items() if k in ("task", "args", "kwargs")}
+
+
+def _conditional(error: Exception) -> bool:
+    cause = getattr(error, "cause_response_code", None)
+    return cause == "ConditionalCheckFailedException"
+
+
+def put_new(model: Model) -> bool:
+    """Put ``model`` only if its key is new; False if it already exists."""
+    hash_key = model._hash_key_attribute()
+    try:
+        model.save(condition=hash_key.does_not_exist())
+    except PutError as error:
+        if _conditional(error):
+            return False
+        raise
+    return True

@@ -1,0 +1,82 @@
+"""Scheduled upkeep: the reaper (expired leases) and the reconciler (jobs vs schedules)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Any
+
+from chalicelib import schedules, services, storage
+from chalicelib.execution import LEASE_SHARDS, lease_text, utcnow
+from chalicelib.jobs import spec_of
+from chalicelib.scheduler import ScheduleTarget, schedule_name
+from chalicelib.storage import JobModel, RunModel
+from chalicelib.storage.bookkeeping import update_job
+
+log = logging.getLogger(__name__)
+_NAME = re.compile(r"^job-([0-9a-z]{26})(?:-(dow|due))?$")
+
+
+def reap(now: datetime | None = None) -> dict[str, Any]:
+    """End every RUNNING run whose lease expired: one Query per shard of the sparse by-lease
+    index, reading only runs that are both RUNNING and overdue."""
+    now = now or utcnow()
+    storage.bind(services.get_settings())
+    executor = services.executor()
+    outcomes: dict[str, int] = {}
+    for shard in range(LEASE_SHARDS):
+        overdue = RunModel.by_lease.query(
+            f"RUNNING#{shard}", RunModel.lease_expires_at < lease_text(now)
+        )
+        for run in overdue:
+            status = executor.reap(run)
+            outcomes[status] = outcomes.get(status, 0) + 1
+    return {"reaped": sum(outcomes.values()), "outcomes": outcomes}
+
+
+def reconcile(now: datetime | None = None) -> dict[str, Any]:
+    """Make EventBridge match the job items, both ways: a job missing a schedule gets it back,
+    a schedule whose job is gone (or finished, or no longer plans it) is deleted.
+
+    This reads every job (a Scan of the jobs table) and lists the group's schedules: upkeep,
+    never on a request path, and paginated by boto3/PynamoDB."""
+    now = now or utcnow()
+    storage.bind(services.get_settings())
+    gateway = services.scheduler()
+    existing = _schedule_names(gateway)
+    wanted: set[str] = set()
+    created = 0
+    for job in JobModel.scan():
+        plan = [] if job.finished_at else schedules.plan(spec_of(job), now)
+        names = [schedule_name(job.job_id, p.suffix) for p in plan]
+        wanted.update(names)
+        missing = [n for n in names if n not in existing]
+        if missing:
+            present = [n for n in names if n in existing]
+            gateway.apply(ScheduleTarget(job.job_id, job.tenant, job.enabled), plan, present)
+            created += len(missing)
+        if names != list(job.schedule_names or []):
+            update_job(
+                job.tenant,
+                job.job_id,
+                [JobModel.schedule_names.set(names)],
+                JobModel.job_id.exists(),
+            )
+    deleted = 0
+    for name in sorted(existing - wanted):
+        if _NAME.match(name):
+            gateway.delete(name)
+            deleted += 1
+    if created or deleted:
+        log.warning("reconciler: %d schedules re-created, %d orphans deleted", created, deleted)
+    return {"created": created, "deleted": deleted}
+
+
+def _schedule_names(gateway: Any) -> set[str]:
+    names: set[str] = set()
+    paginator = gateway.client.get_paginator("list_schedules")
+    group = services.get_settings().schedule_group
+    for page in paginator.paginate(GroupName=group, NamePrefix="job-"):
+        names.update(s["Name"] for s in page["Schedules"])
+    return names

@@ -1,0 +1,363 @@
+"""The runs service: ad-hoc runs, "run now" triggers, reads, cancellation and manual retry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from chalicelib.execution import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RETENTION,
+    RUNNING,
+    SKIPPED,
+    TIMED_OUT,
+    _conditional,
+    put_new,
+    utcnow,
+)
+from chalicelib.ids import is_id, new_id
+from chalicelib.queues import MAX_DELAY, QueueGateway, delay_until
+from chalicelib.storage import JobModel, MessageModel, RunModel, cursors
+from chalicelib.storage.bookkeeping import update_job
+from chalicelib.tasks import TaskRegistry
+
+MAX_STEPS = 50
+MAX_LEAD = timedelta(days=7)
+STATUSES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "SKIPPED")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Any]
+    cursor: str | None
+
+
+def steps_of(
+    registry: TaskRegistry,
+    task: str | None,
+    steps: list[Mapping[str, Any]] | None,
+    args: list[Any] | None,
+    kwargs: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """Normalise a single task or a step list into steps, each naming a registered task."""
+    if (task is None) == (not steps):
+        raise InvalidRequest("task", "give either task or steps")
+    if task is not None:
+        raw = [{"task": task, "args": list(args or []), "kwargs": dict(kwargs or {})}]
+        labels = ["task"]
+    else:
+        assert steps is not None
+        if len(steps) > MAX_STEPS:
+            raise InvalidRequest("steps", f"has {len(steps)} steps; at most {MAX_STEPS}")
+        raw = [
+            {
+                "task": s.get("task"),
+                "args": list(s.get("args") or []),
+                "kwargs": dict(s.get("kwargs") or {}),
+            }
+            for s in steps
+        ]
+        labels = [f"steps.{i}.task" for i in range(len(raw))]
+    for label, step in zip(labels, raw, strict=True):
+        if not isinstance(step["task"], str) or registry.get(step["task"]) is None:
+            known = ", ".join(t.name for t in registry.all())
+            raise InvalidRequest(
+                label, f"{step['task']!r} is not a registered task (known: {known})"
+            )
+    return raw
+
+
+class RunService:
+    def __init__(
+        self,
+        registry: TaskRegistry,
+        queues: QueueGateway,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._registry = registry
+        self._queues = queues
+        self._clock = clock
+
+    # -- creating ----------------------------------------------------------------------------
+
+    def submit(
+        self,
+        tenant: str,
+        steps: list[dict[str, Any]],
+        *,
+        data: Any = None,
+        queue: str | None = None,
+        delay_seconds: int | None = None,
+        run_at: datetime | None = None,
+        retry: dict[str, Any] | None = None,
+        timeout_seconds: int = 300,
+        job: JobModel | None = None,
+        trigger: str = "api",
+        created_by: str | None = None,
+    ) -> RunModel:
+        """Write a QUEUED run and send it to its queue (delayed up to 15 min; further out, the
+        worker re-delays it until it is due)."""
+        now = self._clock()
+        if delay_seconds is not None and run_at is not None:
+            raise InvalidRequest("run_at", "give delay_seconds or run_at, not both")
+        if delay_seconds is not None:
+            run_at = now + timedelta(seconds=delay_seconds)
+        if run_at is not None and run_at - now > MAX_LEAD:
+            raise InvalidRequest("run_at", "is more than 7 days away; schedule a job instead")
+        queue = queue or self._registry.get(steps[0]["task"]).queue  # type: ignore[union-attr]
+        run = RunModel(
+            tenant,
+            new_id(),
+            job_id=job.job_id if job else None,
+            job_key=f"{tenant}#{job.job_id}" if job else None,
+            task=steps[0]["task"],
+            steps=steps,
+            data=data,
+            status=QUEUED,
+            queue=queue,
+            trigger=trigger,
+            retry=retry,
+            timeout_seconds=timeout_seconds,
+            queued_at=now,
+            retry_at=run_at if run_at and run_at > now else None,
+            created_by=created_by,
+        )
+        put_new(run)
+        try:
+            self._queues.send(
+                queue, {"run_id": run.run_id, "tenant": tenant}, delay_until(run_at or now, now)
+            )
+        except (ClientError, BotoCoreError) as error:
+            run.delete()  # never a QUEUED run that nothing will deliver
+            raise ServiceUnavailable("the queue is unavailable; retry shortly") from error
+        return run
+
+    def trigger(self, tenant: str, job: JobModel, created_by: str | None = None) -> RunModel:
+        """Run a job now, as a new run; with ``overlap: skip`` and a run still going, the new
+        run is recorded SKIPPED with the reason."""
+        steps = [{"task": job.task, "args": job.args or [], "kwargs": job.kwargs or {}}]
+        running = running_run(tenant, job.job_id) if job.overlap == "skip" else None
+        if running is not None:
+            now = self._clock()
+            run = RunModel(
+                tenant,
+                new_id(),
+                job_id=job.job_id,
+                job_key=f"{tenant}#{job.job_id}",
+                task=job.task,
+                steps=steps,
+                data=job.data,
+                status=SKIPPED,
+                trigger="manual",
+                queued_at=now,
+                ended_at=now,
+                expires_at=now + RETENTION,
+                created_by=created_by,
+                reason=f"run {running} is still running (overlap: skip)",
+            )
+            put_new(run)
+            return run
+        run = self.submit(
+            tenant,
+            steps,
+            data=job.data,
+            queue=job.queue,
+            retry=job.retry,
+            timeout_seconds=int(job.timeout_seconds or 300),
+            job=job,
+            trigger="manual",
+            created_by=created_by,
+        )
+        record_job_run(job, run.run_id, self._clock())
+        return run
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, tenant: str, run_id: str) -> RunModel:
+        if not is_id(run_id):
+            raise NotFound(f"task {run_id[:100]!r} does not exist", {"id": run_id[:100]})
+        try:
+            return RunModel.get(tenant, run_id, consistent_read=True)
+        except DoesNotExist:
+            raise NotFound(f"task {run_id!r} does not exist", {"id": run_id}) from None
+
+    def list(
+        self,
+        tenant: str,
+        limit: int = 50,
+        cursor: str | None = None,
+        status: str | None = None,
+        job_id: str | None = None,
+        task: str | None = None,
+    ) -> Page:
+        """A tenant's runs newest first (Query on the tenant, descending), or one job's (Query
+        on the by-job index); status and task filter after the key condition."""
+        if status is not None and status not in STATUSES:
+            raise InvalidRequest("status", f"{status!r} must be one of {', '.join(STATUSES)}")
+        condition = None
+        if status is not None:
+            condition = RunModel.status == status
+        if task is not None:
+            clause = RunModel.task == task
+            condition = clause if condition is None else condition & clause
+        if job_id is not None:
+            key = f"{tenant}#{job_id}"
+            start = cursors.decode(cursor, {"job_key": key})
+            results = RunModel.by_job.query(
+                key,
+                filter_condition=condition,
+                scan_index_forward=False,
+                last_evaluated_key=_dynamo_key(start, tenant) if start else None,
+                page_size=limit + 1,
+            )
+            mark = {"job_key": key}
+        else:
+            start = cursors.decode(cursor, {"tenant": tenant})
+            results = RunModel.query(
+                tenant,
+                filter_condition=condition,
+                scan_index_forward=False,
+                last_evaluated_key=_dynamo_key(start, tenant) if start else None,
+                page_size=limit + 1,
+            )
+            mark = {"tenant": tenant}
+        items: list[RunModel] = []
+        for run in results:  # one past the page says whether another exists
+            items.append(run)
+            if len(items) > limit:
+                break
+        more = len(items) > limit
+        items = items[:limit]
+        next_cursor = cursors.encode({**mark, "run_id": items[-1].run_id}) if more else None
+        return Page(items, next_cursor)
+
+    def messages(
+        self, tenant: str, run_id: str, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        run = self.get(tenant, run_id)
+        key = f"{tenant}#{run.run_id}"
+        start = cursors.decode(cursor, {"run_key": key})
+        results = MessageModel.query(
+            key,
+            last_evaluated_key={"run_key": {"S": key}, "seq": {"S": start["seq"]}}
+            if start
+            else None,
+            page_size=limit + 1,
+        )
+        items: list[MessageModel] = []
+        for message in results:
+            items.append(message)
+            if len(items) > limit:
+                break
+        more = len(items) > limit
+        items = items[:limit]
+        next_cursor = cursors.encode({"run_key": key, "seq": items[-1].seq}) if more else None
+        return Page(items, next_cursor)
+
+    # -- changing ----------------------------------------------------------------------------
+
+    def cancel(self, tenant: str, run_id: str) -> RunModel:
+        """QUEUED → CANCELLED at once (it never executes); RUNNING → cancel requested (it ends
+        CANCELLED at its next check); anything else is a 409 naming the state."""
+        run = self.get(tenant, run_id)
+        now = self._clock()
+        try:
+            if run.status == QUEUED:
+                run.update(
+                    actions=[
+                        RunModel.status.set(CANCELLED),
+                        RunModel.cancel_requested.set(True),
+                        RunModel.ended_at.set(now),
+                        RunModel.reason.set("cancelled before it started"),
+                        RunModel.expires_at.set(now + RETENTION),
+                    ],
+                    condition=RunModel.status == QUEUED,
+                )
+                return run
+            if run.status == RUNNING:
+                run.update(
+                    actions=[RunModel.cancel_requested.set(True)],
+                    condition=RunModel.status == RUNNING,
+                )
+                return run
+        except UpdateError as error:
+            if not _conditional(error):
+                raise
+            return self.cancel(tenant, run_id)  # it moved on meanwhile: answer for its new state
+        raise Conflict(
+            f"task {run_id!r} is {run.status}; only QUEUED or RUNNING tasks can be cancelled",
+            {"id": run_id, "status": run.status},
+        )
+
+    def retry(self, tenant: str, run_id: str) -> RunModel:
+        """Re-queue a FAILED or TIMED_OUT run as a new attempt."""
+        run = self.get(tenant, run_id)
+        if run.status not in (FAILED, TIMED_OUT):
+            raise Conflict(
+                f"task {run_id!r} is {run.status}; only FAILED or TIMED_OUT tasks can be retried",
+                {"id": run_id, "status": run.status},
+            )
+        now = self._clock()
+        try:
+            run.update(
+                actions=[
+                    RunModel.status.set(QUEUED),
+                    RunModel.attempt.add(1),
+                    RunModel.queued_at.set(now),
+                    RunModel.trigger.set("retry"),
+                    RunModel.steps.set(
+                        [{k: s[k] for k in ("task", "args", "kwargs") if k in s} for s in run.steps]
+                    ),
+                    RunModel.ended_at.remove(),
+                    RunModel.retry_at.remove(),
+                    RunModel.expires_at.remove(),
+                ],
+                condition=RunModel.status == run.status,
+            )
+        except UpdateError as error:
+            if _conditional(error):
+                raise Conflict(
+                    f"task {run_id!r} changed meanwhile; reload it", {"id": run_id}
+                ) from None
+            raise
+        self._queues.send(run.queue, {"run_id": run.run_id, "tenant": tenant}, 0)
+        return run
+
+
+def running_run(tenant: str, job_id: str) -> str | None:
+    """The id of a RUNNING run of the job among its 20 most recent runs (one bounded Query on
+    the by-job index: with ``overlap: skip`` a run older than that cannot still be running)."""
+    recent = RunModel.by_job.query(f"{tenant}#{job_id}", scan_index_forward=False, limit=20)
+    return next((run.run_id for run in recent if run.status == RUNNING), None)
+
+
+def record_job_run(job: JobModel, run_id: str, when: datetime) -> None:
+    """Count a run on its job, atomically and without touching the job's version."""
+    update_job(
+        job.tenant,
+        job.job_id,
+        [
+            JobModel.total_run_count.add(1),
+            JobModel.last_run_at.set(when),
+            JobModel.last_run_id.set(run_id),
+        ],
+        JobModel.job_id.exists(),
+    )
+
+
+def _dynamo_key(start: Mapping[str, str], tenant: str) -> dict[str, dict[str, str]]:
+    key = {"tenant": {"S": tenant}, "run_id": {"S": start["run_id"]}}
+    if "job_key" in start:
+        key["job_key"] = {"S": start["job_key"]}
+    return key
+
+
+__all__ = ["MAX_DELAY", "Page", "RunService", "record_job_run", "running_run", "steps_of"]

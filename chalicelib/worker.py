@@ -1,0 +1,121 @@
+"""The worker: one entry point for scheduled fires, SQS messages and direct invocations.
+
+Event shapes (docs/operations.md has them all):
+- EventBridge Scheduler fire: ``{"job_id", "tenant", "schedule", "scheduled_time"}``;
+- direct ``aws lambda invoke``: ``{"job_id", "tenant"?}`` runs the job now (a manual trigger),
+  ``{"run_id", "tenant"}`` executes a queued run;
+- SQS batch (``Records``), each body ``{"run_id", "tenant"}`` or
+  ``{"kind": "fire", "job_id", "tenant", "scheduled_time"}``; the answer lists the failed
+  messages only (``batchItemFailures``), so one bad message does not redeliver its neighbours.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.execution import QUEUED, RUNNING, Executor
+from chalicelib.firing import Firing, load_job, parse_time
+from chalicelib.queues import QueueGateway, delay_until
+from chalicelib.runs import RunService
+from chalicelib.storage import RunModel
+
+log = logging.getLogger(__name__)
+DEFAULT_TENANT = "default"
+
+
+class Worker:
+    def __init__(
+        self,
+        firing: Firing,
+        executor: Executor,
+        runs: RunService,
+        queues: QueueGateway,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._firing = firing
+        self._executor = executor
+        self._runs = runs
+        self._queues = queues
+        self._clock = clock
+
+    def handle(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """The Lambda entry point for fires and direct invocations."""
+        if "Records" in event:
+            return self.handle_sqs(event, context)
+        if not isinstance(event, dict) or not (event.get("job_id") or event.get("run_id")):
+            return {"error": "expected {job_id, scheduled_time?, tenant?} or {run_id, tenant}"}
+        tenant = str(event.get("tenant") or DEFAULT_TENANT)
+        remaining = _remaining(context)
+        if event.get("run_id"):
+            status = self.execute_run(tenant, str(event["run_id"]), remaining)
+            return {"run_id": event["run_id"], "status": status}
+        job_id = str(event["job_id"])
+        if not event.get("scheduled_time"):  # "run this job now" from the AWS CLI
+            job = load_job(tenant, job_id)
+            if job is None:
+                return {"error": f"job {job_id!r} does not exist in tenant {tenant!r}"}
+            run = self._runs.trigger(tenant, job, created_by="lambda-invoke")
+            return {"run_id": run.run_id, "status": run.status}
+        when = parse_time(str(event["scheduled_time"]))
+        run = self._firing.on_schedule(tenant, job_id, when, event.get("schedule"))
+        return self._run_fire(run, remaining)
+
+    def handle_sqs(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """An SQS batch: each message on its own; failures are reported one by one."""
+        failures = []
+        remaining = _remaining(context)
+        for record in event.get("Records", []):
+            try:
+                self.handle_message(json.loads(record["body"]), remaining)
+            except Exception:
+                log.exception("message %s failed", record.get("messageId"))
+                failures.append({"itemIdentifier": record.get("messageId")})
+        return {"batchItemFailures": failures}
+
+    def handle_message(self, body: dict[str, Any], remaining: Callable[[], int] | None) -> Any:
+        tenant = str(body.get("tenant") or DEFAULT_TENANT)
+        if body.get("kind") == "fire":
+            when = parse_time(str(body["scheduled_time"]))
+            job = load_job(tenant, str(body["job_id"]))
+            run = self._firing.admit(tenant, str(body["job_id"]), when, job, exact=True)
+            return self._run_fire(run, remaining)
+        return self.execute_run(tenant, str(body["run_id"]), remaining)
+
+    def execute_run(self, tenant: str, run_id: str, remaining: Callable[[], int] | None) -> str:
+        """Claim a QUEUED run and execute it; anything else is a duplicate and is ignored."""
+        try:
+            run = RunModel.get(tenant, run_id, consistent_read=True)
+        except DoesNotExist:
+            return "MISSING"
+        if run.status != QUEUED:
+            return run.status
+        now = self._clock()
+        if run.retry_at is not None and (run.retry_at - now).total_seconds() > 1:
+            # Not due yet (further than SQS can delay, or redelivered early): wait again.
+            self._queues.send(
+                run.queue, {"run_id": run_id, "tenant": tenant}, delay_until(run.retry_at, now)
+            )
+            return QUEUED
+        if not self._executor.claim(run):
+            return run.status
+        return self._executor.execute(run, remaining)
+
+    def _run_fire(
+        self, run: RunModel | None, remaining: Callable[[], int] | None
+    ) -> dict[str, Any]:
+        if run is None:
+            return {"status": "DUPLICATE"}
+        if run.status != RUNNING:
+            return {"run_id": run.run_id, "status": run.status}
+        return {"run_id": run.run_id, "status": self._executor.execute(run, remaining)}
+
+
+def _remaining(context: Any) -> Callable[[], int] | None:
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    return getter if callable(getter) else None
