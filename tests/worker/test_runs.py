@@ -1,0 +1,325 @@
+"""Ad-hoc runs, steps, cancellation, failures, retries and logs, through HTTP and the worker."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from chalicelib import services
+from chalicelib.settings import get_settings
+from tests.api.helpers import create, send
+from tests.conftest import drain, queue_depth
+from tests.testtasks import calls
+
+
+def submit(client, **body) -> dict:
+    response = send(client, "POST", "/v1/tasks", body)
+    assert response.status_code == 202, response.json_body
+    return response.json_body
+
+
+def get(client, run_id: str) -> dict:
+    return client.get(f"/v1/tasks/{run_id}").json_body
+
+
+def test_ad_hoc_task_is_queued_then_run_by_the_queue_handler(client):
+    run = submit(client, task="echo", args=[1], kwargs={"a": 2}, data={"d": 3})
+    assert run["status"] == "QUEUED"
+    assert run["queue"] == "default"
+    assert drain() == 1
+    done = get(client, run["id"])
+    assert done["status"] == "SUCCEEDED"
+    assert done["result"] == {"args": [1], "kwargs": {"a": 2}}
+    assert done["started_at"] and done["ended_at"]
+
+
+def test_task_context_carries_the_run(client):
+    run = submit(client, task="tests.context", data={"x": 1}, queue="high")
+    drain()
+    result = get(client, run["id"])["result"]
+    assert result == {
+        "run_id": run["id"],
+        "attempt": 1,
+        "data": {"x": 1},
+        "job_id": None,
+        "remaining_positive": True,
+        "cancelled": False,
+    }
+
+
+def test_steps_run_in_order_passing_results_on(client):
+    run = submit(
+        client,
+        steps=[
+            {"task": "tests.add", "kwargs": {"n": 1}},
+            {"task": "tests.add", "kwargs": {"n": 10}},
+            {"task": "tests.add", "kwargs": {"n": 100}},
+        ],
+    )
+    drain()
+    done = get(client, run["id"])
+    assert done["status"] == "SUCCEEDED"
+    assert [s["result"] for s in done["steps"]] == [1, 11, 111]
+    assert [s["status"] for s in done["steps"]] == ["SUCCEEDED"] * 3
+    assert done["result"] == 111
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"task": "nope"}, "task"),
+        ({"steps": [{"task": "echo"}, {"task": "nope"}]}, "steps.1.task"),
+        ({}, "task"),
+        ({"task": "echo", "steps": [{"task": "echo"}]}, "task"),
+        ({"task": "echo", "delay_seconds": 901}, "delay_seconds"),
+        ({"task": "echo", "run_at": "soon"}, "run_at"),
+        ({"task": "echo", "run_at": "2099-01-01T00:00:00Z"}, "run_at"),
+        ({"task": "echo", "retry": {"max_attempts": 0}}, "retry.max_attempts"),
+        ({"task": "echo", "steps": []}, "steps"),
+    ],
+)
+def test_invalid_tasks_are_400s(client, body, field):
+    response = send(client, "POST", "/v1/tasks", body)
+    assert response.status_code == 400, response.json_body
+    assert response.json_body["error"]["details"]["field"] == field
+
+
+def test_delayed_task_waits_in_sqs(client):
+    submit(client, task="echo", delay_seconds=120)
+    assert queue_depth("beatless-default")["delayed"] == 1
+    assert drain() == 0
+
+
+def test_run_at_beyond_sqs_reach_is_re_delayed_not_run_early(client):
+    run = submit(
+        client,
+        task="tests.count",
+        kwargs={"key": "later"},
+        run_at=(datetime.now(UTC) + timedelta(hours=2)).isoformat(),
+    )
+    services.worker().execute_run("default", run["id"], None)  # delivered early
+    assert calls("later") == 0
+    assert get(client, run["id"])["status"] == "QUEUED"
+    assert queue_depth("beatless-default")["delayed"] == 2  # the original and the re-delay
+
+
+def test_cancel_queued_run_never_executes(client):
+    run = submit(client, task="tests.count", kwargs={"key": "never"})
+    response = client.delete(f"/v1/tasks/{run['id']}")
+    assert response.status_code == 200
+    assert response.json_body["status"] == "CANCELLED"
+    drain()
+    assert calls("never") == 0
+    assert get(client, run["id"])["status"] == "CANCELLED"
+
+
+def test_cancel_running_run_stops_at_its_next_check(client):
+    run = submit(client, task="sleep", kwargs={"seconds": 10})
+    worker = threading.Thread(target=drain)
+    worker.start()
+    deadline = time.monotonic() + 5
+    while get(client, run["id"])["status"] != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    response = client.delete(f"/v1/tasks/{run['id']}")
+    assert response.status_code == 200
+    assert response.json_body["cancel_requested"] is True
+    worker.join(timeout=10)
+    assert time.monotonic() - started < 3
+    done = get(client, run["id"])
+    assert done["status"] == "CANCELLED"
+    assert done["reason"] == "cancel requested while running"
+
+
+def test_a_run_cancelled_during_its_last_step_never_ends_succeeded(client):
+    run = submit(client, task="tests.cancel_self")
+    drain()
+    done = get(client, run["id"])
+    assert done["status"] == "CANCELLED"
+    assert done["result"] is None
+
+
+def test_cancel_between_steps_skips_the_rest(client):
+    run = submit(
+        client,
+        steps=[{"task": "tests.cancel_self"}, {"task": "tests.count", "kwargs": {"key": "after"}}],
+    )
+    drain()
+    done = get(client, run["id"])
+    assert done["status"] == "CANCELLED"
+    assert calls("after") == 0
+    assert [s["status"] for s in done["steps"]] == ["SUCCEEDED", "CANCELLED"]
+
+
+def test_cancel_of_a_finished_run_is_a_409_naming_the_state(client):
+    run = submit(client, task="echo")
+    drain()
+    response = client.delete(f"/v1/tasks/{run['id']}")
+    assert response.status_code == 409
+    assert response.json_body["error"]["details"]["status"] == "SUCCEEDED"
+    assert "SUCCEEDED" in response.json_body["error"]["message"]
+
+
+def test_failure_records_exception_message_traceback_and_parks_the_run(client):
+    run = submit(client, task="fail", kwargs={"message": "boom"})
+    drain()
+    done = get(client, run["id"])
+    assert done["status"] == "FAILED"
+    assert done["exc"] == "TaskFailed"
+    assert done["error"] == "boom"
+    assert "Traceback" in done["traceback"]
+    assert queue_depth(get_settings().failed_queue)["visible"] == 1
+
+
+def test_retries_back_off_through_sqs_then_succeed(client):
+    run = submit(
+        client,
+        task="tests.flaky",
+        kwargs={"key": "flaky", "failures": 2},
+        retry={"max_attempts": 3, "initial_seconds": 0},
+    )
+    drain()
+    done = get(client, run["id"])
+    assert (done["status"], done["attempt"], done["result"]) == ("SUCCEEDED", 3, 3)
+    assert calls("flaky") == 3
+
+
+def test_exhausted_retries_end_failed(client):
+    run = submit(
+        client,
+        task="tests.flaky",
+        kwargs={"key": "exhaust", "failures": 9},
+        retry={"max_attempts": 2, "initial_seconds": 0},
+    )
+    drain()
+    done = get(client, run["id"])
+    assert (done["status"], done["attempt"]) == ("FAILED", 2)
+    assert done["error"] == "attempt 2 fails"
+
+
+def test_backoff_delays_the_next_attempt(client):
+    run = submit(client, task="fail", retry={"max_attempts": 2, "initial_seconds": 30})
+    drain()
+    waiting = get(client, run["id"])
+    assert (waiting["status"], waiting["attempt"]) == ("QUEUED", 2)
+    assert waiting["retry_at"] is not None
+    assert queue_depth("beatless-default")["delayed"] == 1
+
+
+def test_manual_retry_requeues_a_failed_run(client):
+    run = submit(client, task="tests.flaky", kwargs={"key": "manual", "failures": 1})
+    drain()
+    assert get(client, run["id"])["status"] == "FAILED"
+    response = client.post(f"/v1/tasks/{run['id']}/retry")
+    assert response.status_code == 202
+    assert response.json_body["status"] == "QUEUED"
+    drain()
+    assert get(client, run["id"])["status"] == "SUCCEEDED"
+    again = client.post(f"/v1/tasks/{run['id']}/retry")
+    assert again.status_code == 409
+
+
+def test_messages_are_paginated_in_order(client):
+    run = submit(client, task="tests.chatty", kwargs={"lines": 5})
+    drain()
+    first = client.get(f"/v1/tasks/{run['id']}/messages?limit=2").json_body
+    assert [m["text"] for m in first["items"]] == ["line 0", "line 1"]
+    assert first["items"][1]["level"] == "DEBUG"
+    rest = client.get(f"/v1/tasks/{run['id']}/messages?cursor={first['cursor']}").json_body
+    assert [m["text"] for m in rest["items"]] == ["line 2", "line 3", "line 4"]
+    assert rest["cursor"] is None
+
+
+def test_huge_results_are_truncated_visibly(client):
+    run = submit(client, task="tests.big", kwargs={"size": 200_000})
+    drain()
+    result = get(client, run["id"])["result"]
+    assert result["truncated"] is True
+    assert result["size"] > 200_000
+    assert len(result["preview"]) == 1000
+
+
+def test_unknown_task_in_a_stored_run_fails_clearly(client):
+    from chalicelib.storage import RunModel
+
+    run = submit(client, task="echo")
+    stored = RunModel.get("default", run["id"])
+    stored.update(actions=[RunModel.steps.set([{"task": "gone", "args": [], "kwargs": {}}])])
+    drain()
+    done = get(client, run["id"])
+    assert (done["status"], done["exc"]) == ("FAILED", "TaskNotRegistered")
+
+
+def test_trigger_queues_a_run_of_the_job_and_counts_it(client):
+    job = create(client, task="tests.count", kwargs={"key": "trigger"})
+    response = client.post(f"/v1/jobs/{job['id']}/trigger")
+    assert response.status_code == 202
+    assert response.json_body["job_id"] == job["id"]
+    drain()
+    assert calls("trigger") == 1
+    after = client.get(f"/v1/jobs/{job['id']}").json_body
+    assert after["total_run_count"] == 1
+    assert after["last_run_id"] == response.json_body["id"]
+    assert client.post("/v1/jobs/01m00000000000000000000000/trigger").status_code == 404
+
+
+def test_lists_are_newest_first_and_filter(client):
+    job = create(client)
+    ids = [submit(client, task="echo")["id"] for _ in range(3)]
+    triggered = client.post(f"/v1/jobs/{job['id']}/trigger").json_body["id"]
+    everything = client.get("/v1/tasks").json_body["items"]
+    assert [r["id"] for r in everything] == [triggered, *reversed(ids)]
+    page = client.get("/v1/tasks?limit=2").json_body
+    rest = client.get(f"/v1/tasks?limit=2&cursor={page['cursor']}").json_body
+    assert [r["id"] for r in page["items"] + rest["items"]] == [r["id"] for r in everything]
+    assert [r["id"] for r in client.get(f"/v1/tasks?job_id={job['id']}").json_body["items"]] == [
+        triggered
+    ]
+    assert [r["id"] for r in client.get(f"/v1/jobs/{job['id']}/runs").json_body["items"]] == [
+        triggered
+    ]
+    client.delete(f"/v1/tasks/{ids[0]}")
+    cancelled = client.get("/v1/tasks?status=CANCELLED").json_body["items"]
+    assert [r["id"] for r in cancelled] == [ids[0]]
+    assert client.get("/v1/tasks?status=DONE").status_code == 400
+
+
+def test_partial_batch_failure_reports_only_the_bad_message(client):
+    good = submit(client, task="echo")
+    event = {
+        "Records": [
+            {"messageId": "m1", "body": json.dumps({"run_id": good["id"], "tenant": "default"})},
+            {"messageId": "m2", "body": "not json"},
+            {"messageId": "m3", "body": json.dumps({"kind": "fire"})},
+        ]
+    }
+    answer = services.worker().handle_sqs(event)
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "m2"}, {"itemIdentifier": "m3"}]}
+    assert get(client, good["id"])["status"] == "SUCCEEDED"
+
+
+def test_sqs_redelivery_of_a_finished_run_is_ignored(client):
+    run = submit(client, task="tests.count", kwargs={"key": "once"})
+    drain()
+    assert services.worker().execute_run("default", run["id"], None) == "SUCCEEDED"
+    assert calls("once") == 1
+
+
+def test_queue_send_failure_leaves_no_queued_run(client):
+    sqs = services.queues().client
+
+    def refuse(**_):
+        raise boto3.client("sqs").exceptions.ClientError(
+            {"Error": {"Code": "ServiceUnavailable", "Message": "injected"}}, "SendMessage"
+        )
+
+    sqs.meta.events.register("before-call.sqs.SendMessage", refuse)
+    response = send(client, "POST", "/v1/tasks", {"task": "echo"})
+    assert response.status_code == 503
+    sqs.meta.events.unregister("before-call.sqs.SendMessage", refuse)
+    assert client.get("/v1/tasks").json_body["items"] == []
