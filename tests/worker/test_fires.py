@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from app import worker as worker_handler
 from chalicelib import services
@@ -164,7 +164,8 @@ def test_sqs_fire_runs_at_its_exact_second_and_stale_ones_are_skipped(client):
     }
     worker.handle_message(body, None)
     assert calls("exact") == 1
-    stale = dict(body, scheduled_time=fire_time.replace(microsecond=0).isoformat()[:-6][:-1] + "3Z")
+    off_schedule = (fire_time + timedelta(seconds=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stale = dict(body, scheduled_time=off_schedule)
     worker.handle_message(stale, None)
     assert calls("exact") == 1
     skipped = [r for r in runs_of(client, job["id"]) if r["status"] == "SKIPPED"]
