@@ -21,6 +21,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
 from chalicelib.queues import QueueGateway, delay_until
+from chalicelib.schedules.durations import format_instant
 from chalicelib.storage import MessageModel, RunModel
 from chalicelib.tasks import TaskRegistry
 
@@ -196,7 +197,7 @@ class Executor:
             if time.monotonic() >= deadline:
                 return self._timed_out(run, steps, f"no time left before step {index}")
             definition = self._registry.get(step.get("task", ""))
-            step["status"], step["started_at"] = RUNNING, self._clock().isoformat()
+            step["status"], step["started_at"] = RUNNING, format_instant(self._clock())
             if definition is None:
                 step["status"] = FAILED
                 return self._failed(
@@ -211,7 +212,7 @@ class Executor:
             try:
                 result = definition.func(context, *step.get("args", []), **step.get("kwargs", {}))
             except Exception as error:  # the task's failure is data, not ours
-                step["status"], step["ended_at"] = FAILED, self._clock().isoformat()
+                step["status"], step["ended_at"] = FAILED, format_instant(self._clock())
                 return self._failed(
                     run,
                     steps,
@@ -219,7 +220,7 @@ class Executor:
                     str(error)[:MESSAGE_LIMIT],
                     tb.format_exc()[-TRACEBACK_LIMIT:],
                 )
-            step["status"], step["ended_at"] = SUCCEEDED, self._clock().isoformat()
+            step["status"], step["ended_at"] = SUCCEEDED, format_instant(self._clock())
             step["result"] = cap_result(result)
             previous = result
             if time.monotonic() > deadline:

@@ -22,8 +22,9 @@ MAX_DELAY = 900
 
 
 def delay_until(when: datetime, now: datetime) -> int:
-    """Whole seconds from ``now`` to ``when`` (rounded to nearest), within SQS's 0-900."""
-    return max(0, min(MAX_DELAY, math.floor((when - now).total_seconds() + 0.5)))
+    """Whole seconds from ``now`` to ``when``, rounded down (the worker waits out the fraction,
+    see ``worker.wait_until``), within SQS's 0-900."""
+    return max(0, min(MAX_DELAY, math.floor((when - now).total_seconds())))
 
 
 class QueueGateway:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -27,6 +28,7 @@ from chalicelib.storage import RunModel
 
 log = logging.getLogger(__name__)
 DEFAULT_TENANT = "default"
+MAX_EARLY = 2.0  # seconds a delayed message may arrive before its time (whole-second delays)
 
 
 class Worker:
@@ -82,6 +84,7 @@ class Worker:
         tenant = str(body.get("tenant") or DEFAULT_TENANT)
         if body.get("kind") == "fire":
             when = parse_time(str(body["scheduled_time"]))
+            self.wait_until(when)
             job = load_job(tenant, str(body["job_id"]))
             run = self._firing.admit(tenant, str(body["job_id"]), when, job, exact=True)
             return self._run_fire(run, remaining)
@@ -105,6 +108,13 @@ class Worker:
         if not self._executor.claim(run):
             return run.status
         return self._executor.execute(run, remaining)
+
+    def wait_until(self, when: datetime) -> None:
+        """SQS delays are whole seconds, rounded down: wait out the last fraction here, so a
+        fire starts at its second, not up to a second early."""
+        ahead = (when - self._clock()).total_seconds()
+        if 0 < ahead <= MAX_EARLY:
+            time.sleep(ahead)
 
     def _run_fire(
         self, run: RunModel | None, remaining: Callable[[], int] | None

@@ -41,15 +41,16 @@ def call(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any]
 
 
 @pytest.fixture
-def stack() -> Any:
+def stack(tmp_path: Path) -> Any:
     port, moto_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEATLESS_"))}
     env.update(PORT=str(port), MOTO_PORT=str(moto_port))
+    output = (tmp_path / "make-run.log").open("w")  # a file: a full pipe would stall the stack
     process = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.local.runtime"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=output,
         stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
@@ -61,8 +62,9 @@ def stack() -> Any:
             time.sleep(0.2)
     else:
         process.kill()
-        pytest.fail(process.communicate()[0].decode())
+        pytest.fail((tmp_path / "make-run.log").read_text())
     yield process, port, moto_port
     if process.poll() is None:
         process.kill()
         process.wait()
+    output.close()

@@ -1,6 +1,10 @@
 """``make run``: the embedded default. Starts moto in server mode on 127.0.0.1, creates the
 tables and the schedule group from the app's own definitions, and serves the API on 127.0.0.1.
 
+It also runs local stand-ins (``standins.py``) for what moto stores but never runs: the
+EventBridge Scheduler that fires schedules, the SQS event sources that feed the worker, and the
+scheduled reaper and reconciler, all calling the worker entry points with AWS's event shapes.
+
 Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (emulated AWS, default 5000),
 ``BEATLESS_API_KEY`` (local admin key, used once API keys land). Ctrl-C or SIGTERM stops both
 servers and leaves nothing running.
@@ -12,7 +16,6 @@ import json
 import logging
 import os
 import signal
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,38 @@ def serve(host: str, port: int) -> Any:
     return LocalDevServer(app, config, host, port, handler_cls=Handler)
 
 
+def start_standins(stop: threading.Event) -> list[threading.Thread]:
+    """The local EventBridge Scheduler, the SQS event sources and the scheduled upkeep."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib import maintenance, services
+    from chalicelib.local.standins import LocalScheduler, Loop, SqsPump
+    from chalicelib.settings import get_settings
+    from chalicelib.tasks import QUEUES
+
+    settings = get_settings()
+    worker = services.worker()
+    pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="worker")
+    scheduler = LocalScheduler(
+        services.scheduler().client, settings.schedule_group, worker.handle, pool
+    )
+    loops = [
+        Loop("scheduler-refresh", scheduler.refresh, 0.5, stop),
+        Loop("scheduler-tick", scheduler.tick, 0.05, stop),
+        Loop("reaper", maintenance.reap, 15, stop),
+        Loop("reconciler", maintenance.reconcile, 60, stop),
+    ]
+    queues = services.queues()
+    for queue in QUEUES:
+        pump = SqsPump(
+            queues.client, queues.url(settings.queue_name(queue)), worker.handle_sqs, pool
+        )
+        loops.append(Loop(f"sqs-{queue}", pump.poll, 0, stop))
+    for loop in loops:
+        loop.start()
+    return loops
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("werkzeug", "botocore", "pynamodb"):
@@ -85,6 +120,7 @@ def main() -> int:
     log.info("emulated AWS (moto) on http://%s:%d", host, moto_port)
     server = None
     stopping = threading.Event()
+    loops: list[threading.Thread] = []
 
     def stop(signum: int, _frame: Any) -> None:
         if stopping.is_set():
@@ -98,6 +134,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         provision()
+        loops = start_standins(stopping)
         server = serve(host, port)
         log.info(
             "beatless API on http://%s:%d (try: curl http://%s:%d/v1/status)",
@@ -109,6 +146,9 @@ def main() -> int:
         if not stopping.is_set():
             server.server.serve_forever(poll_interval=0.2)
     finally:
+        stopping.set()
+        for loop in loops:
+            loop.join(timeout=5)
         if server is not None:
             server.server.server_close()
         moto.stop()
@@ -117,4 +157,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    logging.shutdown()
+    # Runs still executing in worker threads die with the process, as a Lambda does at its
+    # timeout; everything lived in the emulator's memory anyway.
+    os._exit(code)

@@ -170,3 +170,27 @@ def test_sqs_fire_runs_at_its_exact_second_and_stale_ones_are_skipped(client):
     assert calls("exact") == 1
     skipped = [r for r in runs_of(client, job["id"]) if r["status"] == "SKIPPED"]
     assert skipped[0]["reason"].startswith("no longer a fire time")
+
+
+def test_a_fire_delivered_early_waits_for_its_second(client):
+    job = create(client, schedule="@every 10s", task="tests.count", kwargs={"key": "early"})
+    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    # make `soon` one of the job's fire times: an every-10s job anchored 10 s before it
+    from chalicelib.storage import JobModel
+
+    stored = JobModel.get("default", job["id"])
+    stored.spec = {
+        **stored.spec,
+        "anchor": (soon - timedelta(seconds=10)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    stored.save()
+    body = {
+        "kind": "fire",
+        "job_id": job["id"],
+        "tenant": "default",
+        "scheduled_time": soon.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    services.worker().handle_message(body, None)
+    (run,) = [r for r in runs_of(client, job["id"]) if r["status"] == "SUCCEEDED"]
+    started = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00"))
+    assert timedelta(0) <= started - soon < timedelta(milliseconds=500)

@@ -1,0 +1,57 @@
+"""``make run`` really fires: jobs created over HTTP run on time, and a cancel sticks."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import pytest
+
+from tests.stack import call
+
+pytestmark = pytest.mark.slow  # waits for a whole-minute fire (up to about 70 s)
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _wait_runs(port: int, job_id: str, status: str, deadline: float) -> list[dict]:
+    while time.monotonic() < deadline:
+        runs = call(port, "GET", f"/v1/jobs/{job_id}/runs")[1]["items"]
+        if any(r["status"] == status for r in runs):
+            return runs
+        time.sleep(0.25)
+    raise AssertionError(f"no {status} run of {job_id}: {runs}")
+
+
+def test_jobs_fire_and_cancel_sticks_under_make_run(stack):
+    _, port, _ = stack
+    status, due = call(port, "POST", "/v1/jobs", {"name": "due", "task": "echo", "due_time": "2s"})
+    assert status == 201, due
+    status, minutely = call(
+        port, "POST", "/v1/jobs", {"name": "minutely", "task": "echo", "schedule": "* * * * *"}
+    )
+    assert status == 201, minutely
+    status, sleeper = call(port, "POST", "/v1/tasks", {"task": "sleep", "kwargs": {"seconds": 60}})
+    assert status == 202, sleeper
+
+    deadline = time.monotonic() + 20
+    while call(port, "GET", f"/v1/tasks/{sleeper['id']}")[1]["status"] != "RUNNING":
+        assert time.monotonic() < deadline, "the sleep task never started"
+        time.sleep(0.1)
+    assert call(port, "DELETE", f"/v1/tasks/{sleeper['id']}")[0] == 200
+
+    (run,) = _wait_runs(port, due["id"], "SUCCEEDED", time.monotonic() + 15)
+    error = (_when(run["started_at"]) - _when(run["scheduled_time"])).total_seconds()
+    print(f"due_time 2s: started {error:+.3f} s from its due time")
+    assert abs(error) <= 1.0
+    assert call(port, "GET", f"/v1/jobs/{due['id']}")[1]["finished_at"] is not None
+
+    cancelled = call(port, "GET", f"/v1/tasks/{sleeper['id']}")[1]
+    assert cancelled["status"] == "CANCELLED"
+
+    runs = _wait_runs(port, minutely["id"], "SUCCEEDED", time.monotonic() + 75)
+    fired = runs[0]
+    assert fired["scheduled_time"].endswith(":00Z")
+    assert fired["result"] == {"args": [], "kwargs": {}}
