@@ -15,8 +15,8 @@ from chalicelib.tasks import QUEUES
 
 #: A message received this many times without success goes to its dead-letter queue.
 MAX_RECEIVES = 5
-#: Longer than the worker's timeout, so a message is not redelivered while it is being handled.
-VISIBILITY_TIMEOUT = 360
+#: Longer than the queue handlers' 900 s timeout, so a message is not redelivered mid-run.
+VISIBILITY_TIMEOUT = 960
 
 
 def provision(settings: Settings) -> None:

@@ -24,7 +24,7 @@ def test_readme_walk_through_works_as_pasted(stack, tmp_path):
     script = _shell_blocks("## A walk through with curl", "## Layout")
     script = script.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
     script = script.replace("127.0.0.1:5000", f"127.0.0.1:{moto_port}")
-    script = script.replace("/tmp/job.json", str(tmp_path / "job.json"))
+    script = script.replace("/tmp/", f"{tmp_path}/")
     done = subprocess.run(
         ["bash", "-c", "set -euo pipefail\n" + script],
         cwd=ROOT,
@@ -39,6 +39,8 @@ def test_readme_walk_through_works_as_pasted(stack, tmp_path):
     assert "cron(0 9 ? * 2-6 *)" in out  # preview and creation
     assert '"enabled":false' in out  # pause
     assert "cron(0/15 * * * ? *)" in out  # the PATCH
+    assert '"status":"SUCCEEDED","attempt":1' in out  # the due job fired
+    assert '"status":"CANCELLED"' in out  # the sleep task, cancelled while running
     assert "crontab.minute: 61 is out of range 0-59" in out
     assert "beatless-jobs" in out  # the AWS CLI sees the tables
     assert out.rstrip().endswith("204")  # the delete
