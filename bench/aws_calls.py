@@ -1,0 +1,124 @@
+"""Exact AWS calls per operation, counted with a hook on botocore's API call.
+
+Runs against moto in-process. Prints a markdown table: operation, calls (by API), the floor
+(the fewest calls that operation can possibly need) and the ratio. Usage:
+    .venv/bin/python bench/aws_calls.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.update(
+    AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1"
+)
+os.environ.pop("BEATLESS_AWS_ENDPOINT_URL", None)
+
+import botocore.client
+from moto import mock_aws
+
+CALLS: Counter[str] = Counter()
+_original = botocore.client.BaseClient._make_api_call
+
+
+def _counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
+    CALLS[operation] += 1
+    return _original(self, operation, params)
+
+
+botocore.client.BaseClient._make_api_call = _counting  # type: ignore[method-assign]
+
+# The floor of each operation, and why.
+FLOORS = {
+    "create job": (2, "one write (job + name guard) and one CreateSchedule"),
+    "get job": (1, "one GetItem"),
+    "list jobs (page)": (1, "one Query"),
+    "update job (PATCH schedule)": (3, "GetItem to check the version, the write, UpdateSchedule"),
+    "pause job": (3, "GetItem, the write, UpdateSchedule"),
+    "delete job": (3, "GetItem, the delete, DeleteSchedule"),
+    "trigger job": (3, "GetItem, PutItem run, SendMessage"),
+    "scheduled run, fire to record": (2, "the run write and its outcome write"),
+    "ad-hoc run, submit to record": (4, "PutItem, SendMessage, claim, outcome"),
+    "cancel queued run": (2, "GetItem to answer for the state, the conditional update"),
+}
+
+
+def measure(name: str, action: Callable[[], Any], results: dict[str, Counter[str]]) -> Any:
+    CALLS.clear()
+    value = action()
+    results[name] = Counter(CALLS)
+    return value
+
+
+def main() -> None:
+    with mock_aws():
+        from chalice.test import Client
+
+        from app import app
+        from chalicelib import resources, services
+        from chalicelib.settings import get_settings
+
+        services.reset()
+        resources.provision(get_settings())
+        results: dict[str, Counter[str]] = {}
+        with Client(app) as client:
+            http = client.http
+            body = {"name": "b", "task": "echo", "schedule": "0 9 * * *"}
+            headers = {"Content-Type": "application/json"}
+            job = measure(
+                "create job",
+                lambda: http.post("/v1/jobs", headers=headers, body=json.dumps(body)).json_body,
+                results,
+            )
+            jid = job["id"]
+            measure("get job", lambda: http.get(f"/v1/jobs/{jid}"), results)
+            measure("list jobs (page)", lambda: http.get("/v1/jobs?limit=10"), results)
+            measure(
+                "update job (PATCH schedule)",
+                lambda: http.patch(
+                    f"/v1/jobs/{jid}", headers=headers, body=json.dumps({"schedule": "0 10 * * *"})
+                ),
+                results,
+            )
+            measure("pause job", lambda: http.post(f"/v1/jobs/{jid}/pause"), results)
+            http.post(f"/v1/jobs/{jid}/resume")
+            event = {
+                "job_id": jid,
+                "tenant": "default",
+                "schedule": f"job-{jid}",
+                "scheduled_time": "2030-01-01T10:00:00Z",
+            }
+            worker = services.worker()
+            measure("scheduled run, fire to record", lambda: worker.handle(event), results)
+            run = measure(
+                "trigger job", lambda: http.post(f"/v1/jobs/{jid}/trigger").json_body, results
+            )
+
+            def adhoc() -> None:
+                submitted = http.post(
+                    "/v1/tasks", headers=headers, body=json.dumps({"task": "echo"})
+                ).json_body
+                worker.execute_run("default", submitted["id"], None)
+
+            measure("ad-hoc run, submit to record", adhoc, results)
+            measure("cancel queued run", lambda: http.delete(f"/v1/tasks/{run['id']}"), results)
+            measure("delete job", lambda: http.delete(f"/v1/jobs/{jid}"), results)
+
+    print("| operation | AWS calls | by API | floor | ratio |")
+    print("|---|---|---|---|---|")
+    for name, (floor, why) in FLOORS.items():
+        counts = results[name]
+        total = sum(counts.values())
+        detail = ", ".join(f"{op} {n}" for op, n in sorted(counts.items()))
+        print(f"| {name} | {total} | {detail} | {floor} ({why}) | {total / floor:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Due-time error of the SQS path under `make run`: how far from its due second a run starts.
+
+Starts the local runtime on free loopback ports, creates COUNT one-time jobs due 2-12 s ahead
+and one `@every 2s` job, waits for their runs, and prints the error distribution (started_at
+minus scheduled_time). Usage: .venv/bin/python bench/due_time_error.py [COUNT]
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.stack import call, free_port  # noqa: E402
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def main(count: int = 20) -> None:
+    port, moto_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEATLESS_"))}
+    env.update(PORT=str(port), MOTO_PORT=str(moto_port))
+    log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.local.runtime"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if call(port, "GET", "/v1/status")[0] == 200:
+                    break
+            except OSError:
+                time.sleep(0.2)
+        jobs = []
+        for i in range(count):
+            body = {"name": f"due-{i}", "task": "echo", "due_time": f"{2 + i % 11}s"}
+            jobs.append(call(port, "POST", "/v1/jobs", body)[1]["id"])
+        every = call(
+            port, "POST", "/v1/jobs", {"name": "every", "task": "echo", "schedule": "@every 2s"}
+        )[1]["id"]
+        time.sleep(16)
+        errors = []
+        for job_id in [*jobs, every]:
+            for run in call(port, "GET", f"/v1/jobs/{job_id}/runs")[1]["items"]:
+                if run["status"] == "SUCCEEDED":
+                    errors.append(
+                        (_when(run["started_at"]) - _when(run["scheduled_time"])).total_seconds()
+                    )
+        errors.sort()
+        p99 = errors[min(len(errors) - 1, int(len(errors) * 0.99))]
+        print("| runs | p50 | p99 | max | min |")
+        print("|---|---|---|---|---|")
+        print(
+            f"| {len(errors)} | {statistics.median(errors) * 1000:+.0f} ms | {p99 * 1000:+.0f} ms"
+            f" | {errors[-1] * 1000:+.0f} ms | {errors[0] * 1000:+.0f} ms |"
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 20)
