@@ -157,6 +157,8 @@ class Firing:
             return "repeats used up"
         if spec.end_at is not None and when > spec.end_at + timedelta(minutes=1):
             return "after the job's end"
+        if spec.start_at is not None and when < spec.start_at - timedelta(minutes=1):
+            return "before the job's start"
         if exact and spec.upcoming(when, 1) != [when]:
             return "no longer a fire time of the job's schedule (it changed)"
         if job.overlap == "skip":

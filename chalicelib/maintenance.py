@@ -11,6 +11,7 @@ from chalicelib import schedules, services, storage
 from chalicelib.execution import LEASE_SHARDS, lease_text, utcnow
 from chalicelib.jobs import spec_of
 from chalicelib.scheduler import ScheduleTarget, schedule_name
+from chalicelib.settings import get_settings
 from chalicelib.storage import JobModel, RunModel
 from chalicelib.storage.bookkeeping import update_job
 
@@ -22,7 +23,7 @@ def reap(now: datetime | None = None) -> dict[str, Any]:
     """End every RUNNING run whose lease expired: one Query per shard of the sparse by-lease
     index, reading only runs that are both RUNNING and overdue."""
     now = now or utcnow()
-    storage.bind(services.get_settings())
+    storage.bind(get_settings())
     executor = services.executor()
     outcomes: dict[str, int] = {}
     for shard in range(LEASE_SHARDS):
@@ -42,7 +43,7 @@ def reconcile(now: datetime | None = None) -> dict[str, Any]:
     This reads every job (a Scan of the jobs table) and lists the group's schedules: upkeep,
     never on a request path, and paginated by boto3/PynamoDB."""
     now = now or utcnow()
-    storage.bind(services.get_settings())
+    storage.bind(get_settings())
     gateway = services.scheduler()
     existing = _schedule_names(gateway)
     wanted: set[str] = set()
@@ -76,7 +77,7 @@ def reconcile(now: datetime | None = None) -> dict[str, Any]:
 def _schedule_names(gateway: Any) -> set[str]:
     names: set[str] = set()
     paginator = gateway.client.get_paginator("list_schedules")
-    group = services.get_settings().schedule_group
+    group = get_settings().schedule_group
     for page in paginator.paginate(GroupName=group, NamePrefix="job-"):
         names.update(s["Name"] for s in page["Schedules"])
     return names

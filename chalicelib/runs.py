@@ -202,6 +202,8 @@ class RunService:
         on the by-job index); status and task filter after the key condition."""
         if status is not None and status not in STATUSES:
             raise InvalidRequest("status", f"{status!r} must be one of {', '.join(STATUSES)}")
+        if job_id is not None and not is_id(job_id):
+            raise InvalidRequest("job_id", f"{job_id[:100]!r} is not a job id")
         condition = None
         if status is not None:
             condition = RunModel.status == status

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from chalicelib.errors import InvalidRequest
+from chalicelib.ids import is_id
 
 
 def encode(key: dict[str, Any] | None) -> str | None:
@@ -31,6 +32,8 @@ def decode(cursor: str | None, expect: dict[str, str]) -> dict[str, Any] | None:
         raise InvalidRequest("cursor", "is not a cursor returned by this list") from None
     if not isinstance(key, dict) or any(key.get(k) != v for k, v in expect.items()):
         raise InvalidRequest("cursor", "is not a cursor returned by this list")
-    if not all(isinstance(v, str) for v in key.values()):
+    if not all(isinstance(v, str) and len(v) <= 300 for v in key.values()) or not all(
+        is_id(key[name]) for name in ("job_id", "run_id") if name in key
+    ):
         raise InvalidRequest("cursor", "is not a cursor returned by this list")
     return key

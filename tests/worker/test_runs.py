@@ -323,3 +323,22 @@ def test_queue_send_failure_leaves_no_queued_run(client):
     assert response.status_code == 503
     sqs.meta.events.unregister("before-call.sqs.SendMessage", refuse)
     assert client.get("/v1/tasks").json_body["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("job_id=" + "x" * 3000, "job_id"), ("limit=0", "limit"), ("status=done", "status")],
+)
+def test_bad_run_list_parameters_are_400s(client, query, field):
+    response = client.get(f"/v1/tasks?{query}")
+    assert response.status_code == 400
+    assert response.json_body["error"]["details"]["field"] == field
+
+
+def test_forged_cursors_with_impossible_keys_are_400s(client):
+    import base64
+
+    for key in ({"tenant": "default", "run_id": "y" * 3000}, {"tenant": "default", "run_id": "z"}):
+        forged = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
+        assert client.get(f"/v1/tasks?cursor={forged}").status_code == 400
+        assert client.get(f"/v1/jobs?cursor={forged}").status_code == 400
