@@ -7,10 +7,7 @@ minus scheduled_time). Usage: .venv/bin/python bench/due_time_error.py [COUNT]
 
 from __future__ import annotations
 
-import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.stack import call, free_port  # noqa: E402
+from chalicelib.local.launch import call, launched  # noqa: E402
 
 
 def _when(text: str) -> datetime:
@@ -28,25 +25,8 @@ def _when(text: str) -> datetime:
 
 
 def main(count: int = 20) -> None:
-    port, moto_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEATLESS_"))}
-    env.update(PORT=str(port), MOTO_PORT=str(moto_port))
-    log = tempfile.NamedTemporaryFile("w", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local.runtime"],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if call(port, "GET", "/v1/status")[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
+    with tempfile.TemporaryFile("w") as output, launched(output) as stack:
+        port = stack.port
         jobs = []
         for i in range(count):
             body = {"name": f"due-{i}", "task": "echo", "due_time": f"{2 + i % 11}s"}
@@ -70,9 +50,6 @@ def main(count: int = 20) -> None:
             f"| {len(errors)} | {statistics.median(errors) * 1000:+.0f} ms | {p99 * 1000:+.0f} ms"
             f" | {errors[-1] * 1000:+.0f} ms | {errors[0] * 1000:+.0f} ms |"
         )
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,87 @@
+"""Start ``make run``'s runtime as a child process on free loopback ports, and talk to it.
+
+For the end-to-end tests and the benchmarks, which need a real stack they can stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def call(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One HTTP request to the local API; returns (status, decoded JSON body or None)."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[bytes]
+    port: int
+    moto_port: int
+
+
+@contextmanager
+def launched(output: IO[str], timeout: float = 60) -> Iterator[Stack]:
+    """The runtime on free ports, its output to ``output`` (a file: a full pipe would stall it);
+    killed on exit if still running. Raises RuntimeError if it is not serving in time."""
+    port, moto_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEATLESS_"))}
+    env.update(PORT=str(port), MOTO_PORT=str(moto_port))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chalicelib.local.runtime"],
+        cwd=ROOT,
+        env=env,
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if call(port, "GET", "/v1/status")[0] == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the local runtime did not start") from None
+                time.sleep(0.2)
+        yield Stack(process, port, moto_port)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
