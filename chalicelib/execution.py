@@ -302,7 +302,8 @@ class Executor:
         if retry and attempts_left(run) and not run.cancel_requested:
             if self.requeue(run, steps, exc=exc, error=message, traceback=trace):
                 return QUEUED
-            return RUNNING
+            # The requeue lost its condition: a cancel arrived (or the run was reaped).
+            return self._cancelled(run, steps, "cancel requested while running")
         if not self._end(run, FAILED, steps, exc=exc, error=message, traceback=trace or None):
             return RUNNING
         self._queues.send_failed({"run_id": run.run_id, "tenant": run.tenant, "exc": exc})
