@@ -6,10 +6,12 @@ from chalice import Chalice, Rate
 
 from chalicelib import maintenance, services
 from chalicelib.api import docs, native
+from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import normalise_chalice_errors
 
 app = Chalice(app_name="beatless")
 app.register_middleware(normalise_chalice_errors, "http")
+app.register_middleware(authenticate, "http")
 app.register_blueprint(native.bp, url_prefix=native.PREFIX)
 app.register_blueprint(docs.bp)
 

@@ -50,3 +50,22 @@ class ServiceUnavailable(BeatlessError):
     status = 503
     code = "service_unavailable"
     retry_after = 5
+
+
+class Unauthorized(BeatlessError):
+    """No key, an unknown key, or a disabled one."""
+
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(BeatlessError):
+    """A valid key whose role or ownership does not allow this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class PayloadTooLarge(InvalidRequest):
+    status = 413
+    code = "payload_too_large"

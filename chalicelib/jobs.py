@@ -21,7 +21,15 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteEr
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import handoff, schedules, storage
-from chalicelib.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable, Unprocessable
+from chalicelib.auth import Principal
+from chalicelib.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    ServiceUnavailable,
+    Unprocessable,
+)
 from chalicelib.ids import is_id, new_id
 from chalicelib.queues import QueueGateway
 from chalicelib.scheduler import SchedulerGateway, ScheduleTarget, schedule_name
@@ -111,6 +119,17 @@ class JobService:
         except DoesNotExist:
             raise NotFound(f"job {job_id!r} does not exist", {"id": job_id}) from None
 
+    def get_for_change(self, tenant: str, job_id: str, actor: Principal | None) -> JobModel:
+        """The job, if ``actor`` may change it: admins any job of their tenant, users the jobs
+        they created."""
+        job = self.get(tenant, job_id)
+        if actor is not None and not actor.owns(job.created_by):
+            raise Forbidden(
+                f"job {job_id!r} was created by someone else; a user key changes only its own",
+                {"id": job_id},
+            )
+        return job
+
     def list(
         self,
         tenant: str,
@@ -170,10 +189,15 @@ class JobService:
         return job
 
     def replace(
-        self, tenant: str, job_id: str, values: Mapping[str, Any], version: int | None = None
+        self,
+        tenant: str,
+        job_id: str,
+        values: Mapping[str, Any],
+        version: int | None = None,
+        actor: Principal | None = None,
     ) -> JobModel:
         """PUT: the body is the whole job; omitted optional fields take their defaults."""
-        old = self._expect_version(self.get(tenant, job_id), version)
+        old = self._expect_version(self.get_for_change(tenant, job_id, actor), version)
         new = self._copy(old)
         now = self._clock()
         self._fill(new, values, now, previous=old)
@@ -181,11 +205,16 @@ class JobService:
         return new
 
     def patch(
-        self, tenant: str, job_id: str, changes: Mapping[str, Any], version: int | None = None
+        self,
+        tenant: str,
+        job_id: str,
+        changes: Mapping[str, Any],
+        version: int | None = None,
+        actor: Principal | None = None,
     ) -> JobModel:
         """PATCH: merge ``changes`` into the job. Sending any schedule form replaces the
         schedule form (crontab, schedule, interval, due_time are mutually exclusive)."""
-        old = self._expect_version(self.get(tenant, job_id), version)
+        old = self._expect_version(self.get_for_change(tenant, job_id, actor), version)
         values = self.values_of(old)
         if any(changes.get(name) is not None for name in ("crontab", "schedule", "interval")):
             for name in ("crontab", "schedule", "interval"):
@@ -199,8 +228,10 @@ class JobService:
         self._commit(old, new, now)
         return new
 
-    def set_enabled(self, tenant: str, job_id: str, enabled: bool) -> JobModel:
-        old = self.get(tenant, job_id)
+    def set_enabled(
+        self, tenant: str, job_id: str, enabled: bool, actor: Principal | None = None
+    ) -> JobModel:
+        old = self.get_for_change(tenant, job_id, actor)
         if old.enabled == enabled:
             return old
         new = self._copy(old)
@@ -211,8 +242,8 @@ class JobService:
         self._commit(old, new, now)
         return new
 
-    def delete(self, tenant: str, job_id: str) -> None:
-        old = self.get(tenant, job_id)
+    def delete(self, tenant: str, job_id: str, actor: Principal | None = None) -> None:
+        old = self.get_for_change(tenant, job_id, actor)
         self._commit(old, None, self._clock())
 
     # -- helpers -----------------------------------------------------------------------------

@@ -10,7 +10,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.errors import Conflict, InvalidRequest, NotFound, ServiceUnavailable
+from chalicelib.auth import Principal
+from chalicelib.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceUnavailable
 from chalicelib.execution import (
     CANCELLED,
     FAILED,
@@ -266,10 +267,28 @@ class RunService:
 
     # -- changing ----------------------------------------------------------------------------
 
-    def cancel(self, tenant: str, run_id: str) -> RunModel:
+    def get_for_change(self, tenant: str, run_id: str, actor: Principal | None) -> RunModel:
+        """The run, if ``actor`` may cancel or retry it: admins any run of their tenant, users
+        the runs they created, triggered, or that a job they created scheduled."""
+        run = self.get(tenant, run_id)
+        if actor is None or actor.owns(run.created_by):
+            return run
+        if run.job_id:
+            try:
+                job = JobModel.get(tenant, run.job_id, attributes_to_get=["created_by"])
+                if actor.owns(job.created_by):
+                    return run
+            except DoesNotExist:
+                pass
+        raise Forbidden(
+            f"task {run_id!r} was started by someone else; a user key changes only its own",
+            {"id": run_id},
+        )
+
+    def cancel(self, tenant: str, run_id: str, actor: Principal | None = None) -> RunModel:
         """QUEUED → CANCELLED at once (it never executes); RUNNING → cancel requested (it ends
         CANCELLED at its next check); anything else is a 409 naming the state."""
-        run = self.get(tenant, run_id)
+        run = self.get_for_change(tenant, run_id, actor)
         now = self._clock()
         try:
             if run.status == QUEUED:
@@ -293,15 +312,15 @@ class RunService:
         except UpdateError as error:
             if not _conditional(error):
                 raise
-            return self.cancel(tenant, run_id)  # it moved on meanwhile: answer for its new state
+            return self.cancel(tenant, run_id, actor)  # it moved on meanwhile: answer anew
         raise Conflict(
             f"task {run_id!r} is {run.status}; only QUEUED or RUNNING tasks can be cancelled",
             {"id": run_id, "status": run.status},
         )
 
-    def retry(self, tenant: str, run_id: str) -> RunModel:
+    def retry(self, tenant: str, run_id: str, actor: Principal | None = None) -> RunModel:
         """Re-queue a FAILED or TIMED_OUT run as a new attempt."""
-        run = self.get(tenant, run_id)
+        run = self.get_for_change(tenant, run_id, actor)
         if run.status not in (FAILED, TIMED_OUT):
             raise Conflict(
                 f"task {run_id!r} is {run.status}; only FAILED or TIMED_OUT tasks can be retried",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from chalicelib import aws, storage
+from chalicelib.auth import KeyService
 from chalicelib.execution import Executor, utcnow
 from chalicelib.firing import Firing
 from chalicelib.jobs import JobService
@@ -42,6 +43,12 @@ def run_service() -> RunService:
 
 
 @lru_cache(maxsize=1)
+def keys() -> KeyService:
+    storage.bind(get_settings())
+    return KeyService()
+
+
+@lru_cache(maxsize=1)
 def executor() -> Executor:
     storage.bind(get_settings())
     return Executor(registry, queues())
@@ -56,7 +63,7 @@ def worker() -> Worker:
 
 def reset() -> None:
     """Drop every cached setting, client and service (tests, local runtime restarts)."""
-    for cached in (queues, scheduler, job_service, run_service, executor, worker):
+    for cached in (queues, scheduler, job_service, run_service, keys, executor, worker):
         cached.cache_clear()
     aws.client.cache_clear()
     reset_settings()

@@ -42,12 +42,63 @@ def aws() -> Iterator[None]:
         services.reset()
 
 
+ADMIN_KEY = "bl_test-admin-key-of-tenant-default"
+
+
+class KeyedHTTP:
+    """``chalice.test.Client.http`` sending an API key with every request (unless the test
+    passes its own ``Authorization``, ``X-API-KEY`` or ``X-Vitam-Key``, or ``key=None``)."""
+
+    def __init__(self, http: Any, key: str | None) -> None:
+        self._http = http
+        self.key = key
+
+    def as_key(self, key: str | None) -> KeyedHTTP:
+        return KeyedHTTP(self._http, key)
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: Any = b""
+    ) -> Any:
+        headers = dict(headers or {})
+        given = {h.lower() for h in headers}
+        if self.key and not given & {"authorization", "x-api-key", "x-vitam-key"}:
+            headers["Authorization"] = f"Bearer {self.key}"
+        return self._http.request(method, path, headers=headers, body=body)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+
 @pytest.fixture
-def client(aws: None) -> Iterator[Any]:
+def client(aws: None) -> Iterator[KeyedHTTP]:
+    """The app over HTTP, as tenant ``default``'s admin."""
     from app import app
 
+    services.keys().create("default", "admin", "test-admin", key=ADMIN_KEY)
     with test_client(app) as http_client:
-        yield http_client.http
+        yield KeyedHTTP(http_client.http, ADMIN_KEY)
+
+
+@pytest.fixture
+def new_key(client: KeyedHTTP) -> Any:
+    """Make a key: ``new_key(tenant, role, owner)`` returns the secret."""
+
+    def make(tenant: str = "default", role: str = "user", owner: str = "") -> str:
+        return services.keys().create(tenant, role, owner).key
+
+    return make
 
 
 @pytest.fixture

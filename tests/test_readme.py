@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib.local.launch import LOCAL_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,6 +27,7 @@ def test_readme_walk_through_works_as_pasted(stack, tmp_path):
     script = script.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
     script = script.replace("127.0.0.1:5000", f"127.0.0.1:{moto_port}")
     script = script.replace("/tmp/", f"{tmp_path}/")
+    script = script.replace("BEATLESS_API_KEY=local-admin", f"BEATLESS_API_KEY={LOCAL_KEY}")
     done = subprocess.run(
         ["bash", "-c", "set -euo pipefail\n" + script],
         cwd=ROOT,

@@ -306,3 +306,23 @@ class MessageOut(BaseModel):
 class MessageList(BaseModel):
     items: list[MessageOut]
     cursor: str | None
+
+
+class KeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    role: Literal["admin", "user"] = "user"
+    owner: str = Field("", max_length=200, description="who holds it; recorded as creator")
+
+
+class KeyOut(BaseModel):
+    id: str
+    tenant: str
+    role: str
+    owner: str
+    created_at: str
+    disabled: bool
+    key: str | None = Field(None, description="the secret: only in the answer that creates it")
+
+
+class KeyList(BaseModel):
+    items: list[KeyOut]

@@ -13,26 +13,32 @@ from chalicelib.api import models
 from chalicelib.api.routing import (
     QueryParam,
     parse_body,
+    principal,
     query_bool,
     query_int,
     query_value,
     route,
 )
+from chalicelib.auth import Principal
 from chalicelib.errors import InvalidRequest
 from chalicelib.jobs import MAX_PAGE, spec_of
 from chalicelib.runs import STATUSES, steps_of
 from chalicelib.schedules.durations import format_instant, parse_instant
 from chalicelib.schedules.errors import ScheduleError
 from chalicelib.settings import get_settings
-from chalicelib.storage import JobModel, RunModel
+from chalicelib.storage import ApiKeyModel, JobModel, RunModel
 from chalicelib.tasks import registry
 
 bp = Blueprint(__name__)
 PREFIX = "/v1"
 FACE = "native"
-TENANT = "default"  # a single tenant until API keys land
 INSTANCE_ID = uuid.uuid4().hex
 STARTED = datetime.now(UTC)
+
+
+def me() -> Principal:
+    """The caller (set by the authentication middleware)."""
+    return principal(bp)
 
 
 def _route(path: str, method: str, **kwargs: Any) -> Any:
@@ -91,7 +97,7 @@ def _instant(value: datetime | None) -> str | None:
     "GET",
     summary="Service status (no key needed)",
     response=models.StatusOut,
-    public=True,
+    access="public",
 )
 def status() -> dict[str, Any]:
     return models.StatusOut(
@@ -122,7 +128,7 @@ def registered_tasks() -> dict[str, Any]:
 )
 def create_job() -> Response:
     body = parse_body(bp, models.JobIn)
-    job = services.job_service().create(TENANT, body.values())
+    job = services.job_service().create(me().tenant, body.values(), created_by=me().identity)
     return Response(
         status_code=201, body=job_out(job), headers={"Location": f"{PREFIX}/jobs/{job.job_id}"}
     )
@@ -142,7 +148,7 @@ def create_job() -> Response:
 )
 def list_jobs() -> dict[str, Any]:
     page = services.job_service().list(
-        TENANT,
+        me().tenant,
         limit=query_int(bp, "limit", 50, 1, MAX_PAGE),
         cursor=query_value(bp, "cursor"),
         enabled=query_bool(bp, "enabled"),
@@ -153,7 +159,7 @@ def list_jobs() -> dict[str, Any]:
 
 @_route("/jobs/{job_id}", "GET", summary="Get a job", response=models.JobOut)
 def get_job(job_id: str) -> dict[str, Any]:
-    return job_out(services.job_service().get(TENANT, job_id))
+    return job_out(services.job_service().get(me().tenant, job_id))
 
 
 @_route(
@@ -165,7 +171,9 @@ def get_job(job_id: str) -> dict[str, Any]:
 )
 def replace_job(job_id: str) -> dict[str, Any]:
     body = parse_body(bp, models.JobIn)
-    job = services.job_service().replace(TENANT, job_id, body.values(), version=_version(body))
+    job = services.job_service().replace(
+        me().tenant, job_id, body.values(), version=_version(body), actor=me()
+    )
     return job_out(job)
 
 
@@ -178,26 +186,28 @@ def replace_job(job_id: str) -> dict[str, Any]:
 )
 def patch_job(job_id: str) -> dict[str, Any]:
     body = parse_body(bp, models.JobPatch)
-    job = services.job_service().patch(TENANT, job_id, body.changes(), version=_version(body))
+    job = services.job_service().patch(
+        me().tenant, job_id, body.changes(), version=_version(body), actor=me()
+    )
     return job_out(job)
 
 
 @_route("/jobs/{job_id}", "DELETE", summary="Delete a job and its schedules", status=204)
 def delete_job(job_id: str) -> Response:
-    services.job_service().delete(TENANT, job_id)
+    services.job_service().delete(me().tenant, job_id, actor=me())
     return Response(status_code=204, body="")
 
 
 @_route("/jobs/{job_id}/pause", "POST", summary="Pause (schedule DISABLED)", response=models.JobOut)
 def pause_job(job_id: str) -> dict[str, Any]:
-    return job_out(services.job_service().set_enabled(TENANT, job_id, False))
+    return job_out(services.job_service().set_enabled(me().tenant, job_id, False, actor=me()))
 
 
 @_route(
     "/jobs/{job_id}/resume", "POST", summary="Resume (schedule ENABLED)", response=models.JobOut
 )
 def resume_job(job_id: str) -> dict[str, Any]:
-    return job_out(services.job_service().set_enabled(TENANT, job_id, True))
+    return job_out(services.job_service().set_enabled(me().tenant, job_id, True, actor=me()))
 
 
 @_route(
@@ -250,7 +260,7 @@ RUN_FILTERS = (
 
 def _run_page(job_id: str | None = None) -> dict[str, Any]:
     page = services.run_service().list(
-        TENANT,
+        me().tenant,
         limit=query_int(bp, "limit", 50, 1, MAX_PAGE),
         cursor=query_value(bp, "cursor"),
         status=query_value(bp, "status"),
@@ -268,8 +278,8 @@ def _run_page(job_id: str | None = None) -> dict[str, Any]:
     status=202,
 )
 def trigger_job(job_id: str) -> Response:
-    job = services.job_service().get(TENANT, job_id)
-    run = services.run_service().trigger(TENANT, job)
+    job = services.job_service().get(me().tenant, job_id)
+    run = services.run_service().trigger(me().tenant, job, created_by=me().identity)
     return Response(status_code=202, body=run_out(run), headers=_run_location(run))
 
 
@@ -281,7 +291,7 @@ def trigger_job(job_id: str) -> Response:
     query=RUN_FILTERS,
 )
 def job_runs(job_id: str) -> dict[str, Any]:
-    services.job_service().get(TENANT, job_id)  # 404 for a job that does not exist
+    services.job_service().get(me().tenant, job_id)  # 404 for a job that does not exist
     return _run_page(job_id)
 
 
@@ -303,7 +313,7 @@ def submit_task() -> Response:
         body.kwargs,
     )
     run = services.run_service().submit(
-        TENANT,
+        me().tenant,
         steps,
         data=body.data,
         queue=body.queue,
@@ -311,6 +321,7 @@ def submit_task() -> Response:
         run_at=_run_at(body.run_at),
         retry=body.retry.model_dump() if body.retry else None,
         timeout_seconds=body.timeout_seconds,
+        created_by=me().identity,
     )
     return Response(status_code=202, body=run_out(run), headers=_run_location(run))
 
@@ -330,7 +341,7 @@ def list_tasks() -> dict[str, Any]:
     "/tasks/{run_id}", "GET", summary="A run: status, times, result, steps", response=models.RunOut
 )
 def get_task(run_id: str) -> dict[str, Any]:
-    return run_out(services.run_service().get(TENANT, run_id))
+    return run_out(services.run_service().get(me().tenant, run_id))
 
 
 @_route(
@@ -345,7 +356,7 @@ def get_task(run_id: str) -> dict[str, Any]:
 )
 def task_messages(run_id: str) -> dict[str, Any]:
     page = services.run_service().messages(
-        TENANT,
+        me().tenant,
         run_id,
         limit=query_int(bp, "limit", 100, 1, 1000),
         cursor=query_value(bp, "cursor"),
@@ -364,7 +375,7 @@ def task_messages(run_id: str) -> dict[str, Any]:
     response=models.RunOut,
 )
 def cancel_task(run_id: str) -> dict[str, Any]:
-    return run_out(services.run_service().cancel(TENANT, run_id))
+    return run_out(services.run_service().cancel(me().tenant, run_id, actor=me()))
 
 
 @_route(
@@ -375,8 +386,46 @@ def cancel_task(run_id: str) -> dict[str, Any]:
     status=202,
 )
 def retry_task(run_id: str) -> Response:
-    run = services.run_service().retry(TENANT, run_id)
+    run = services.run_service().retry(me().tenant, run_id, actor=me())
     return Response(status_code=202, body=run_out(run), headers=_run_location(run))
+
+
+def key_out(item: ApiKeyModel, secret: str | None = None) -> dict[str, Any]:
+    return models.KeyOut(
+        id=item.key_id,
+        tenant=item.tenant,
+        role=item.role,
+        owner=item.owner or "",
+        created_at=format_instant(item.created_at),
+        disabled=bool(item.disabled),
+        key=secret,
+    ).model_dump()
+
+
+@_route(
+    "/keys",
+    "POST",
+    summary="Create an API key in your tenant (the secret is shown once)",
+    request=models.KeyIn,
+    response=models.KeyOut,
+    status=201,
+    access="admin",
+)
+def create_key() -> Response:
+    body = parse_body(bp, models.KeyIn)
+    created = services.keys().create(me().tenant, body.role, body.owner)
+    return Response(status_code=201, body=key_out(created.item, created.key))
+
+
+@_route("/keys", "GET", summary="Your tenant's keys", response=models.KeyList, access="admin")
+def list_keys() -> dict[str, Any]:
+    return {"items": [key_out(item) for item in services.keys().list(me().tenant)]}
+
+
+@_route("/keys/{key_id}", "DELETE", summary="Revoke a key", status=204, access="admin")
+def revoke_key(key_id: str) -> Response:
+    services.keys().revoke(me().tenant, key_id)
+    return Response(status_code=204, body="")
 
 
 def _run_location(run: RunModel) -> dict[str, str]:

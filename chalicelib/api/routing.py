@@ -16,12 +16,16 @@ from typing import Any, TypeVar
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib.errors import BeatlessError, InvalidRequest
+from chalicelib.auth import Principal
+from chalicelib.errors import BeatlessError, InvalidRequest, PayloadTooLarge
 
 #: Content types a body may be sent with; JSON is parsed from the raw body whatever the label,
 #: so ``curl -d`` without a Content-Type header works.
 CONTENT_TYPES = ["application/json", "application/x-www-form-urlencoded", "text/plain"]
 MAX_BODY = 256 * 1024
+#: What a task receives is stored in DynamoDB items (400 KB each): each field is capped.
+MAX_PAYLOAD = 64 * 1024
+PAYLOAD_FIELDS = ("args", "kwargs", "data", "steps")
 
 M = TypeVar("M", bound=BaseModel)
 ErrorRenderer = Callable[[BeatlessError], Response]
@@ -46,7 +50,7 @@ class RouteDoc:
     response: type[BaseModel] | None
     status: int
     query: tuple[QueryParam, ...] = ()
-    public: bool = False
+    access: str = "user"  # public | user | admin
     errors: tuple[int, ...] = field(default=(400, 404, 409, 503))
 
 
@@ -76,7 +80,7 @@ def route(
     response: type[BaseModel] | None = None,
     status: int = 200,
     query: tuple[QueryParam, ...] = (),
-    public: bool = False,
+    access: str = "user",
     render: ErrorRenderer = native_error,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``view`` on ``bp`` for ``method path`` with error rendering and OpenAPI docs."""
@@ -90,7 +94,7 @@ def route(
                 return render(error)
 
         ROUTES.append(
-            RouteDoc(face, prefix + path, method, summary, request, response, status, query, public)
+            RouteDoc(face, prefix + path, method, summary, request, response, status, query, access)
         )
         bp.route(path, methods=[method], content_types=CONTENT_TYPES)(wrapped)
         return wrapped
@@ -98,17 +102,33 @@ def route(
     return decorator
 
 
+def access_of(path: str | None, method: str) -> str:
+    """Who may call ``method path``: public, user (any valid key) or admin."""
+    for doc in ROUTES:
+        if doc.path == path and doc.method == method:
+            return doc.access
+    return "user"
+
+
+def principal(bp: Blueprint) -> Principal:
+    """The caller, set by the authentication middleware."""
+    return bp.current_request.context["principal"]  # type: ignore[no-any-return]
+
+
 def parse_body(bp: Blueprint, model: type[M]) -> M:
     """The request body validated against ``model``; every failure is a 400 naming the field."""
     raw = bp.current_request.raw_body or b""
     if len(raw) > MAX_BODY:
-        raise InvalidRequest("body", f"is larger than {MAX_BODY} bytes")
+        raise PayloadTooLarge("body", f"is {len(raw)} bytes; the limit is {MAX_BODY}")
     try:
         data = json.loads(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError) as error:
         raise InvalidRequest("body", f"is not valid JSON ({error})") from None
     if not isinstance(data, dict):
         raise InvalidRequest("body", "must be a JSON object")
+    for name in PAYLOAD_FIELDS:
+        if name in data and len(json.dumps(data[name])) > MAX_PAYLOAD:
+            raise PayloadTooLarge(name, f"is over {MAX_PAYLOAD // 1024} KB as JSON")
     try:
         return model.model_validate(data)
     except ValidationError as error:

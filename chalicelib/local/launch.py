@@ -28,14 +28,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def call(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+#: The admin key the launched stack is given (BEATLESS_API_KEY), which ``call`` sends.
+LOCAL_KEY = "bl_local-stack-admin-key"
+
+
+def call(
+    port: int, method: str, path: str, body: Any = None, key: str | None = LOCAL_KEY
+) -> tuple[int, Any]:
     """One HTTP request to the local API; returns (status, decoded JSON body or None)."""
     data = json.dumps(body).encode() if body is not None else None
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
+        f"http://127.0.0.1:{port}{path}", data=data, method=method, headers=headers
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
@@ -58,7 +64,7 @@ def launched(output: IO[str], timeout: float = 60) -> Iterator[Stack]:
     killed on exit if still running. Raises RuntimeError if it is not serving in time."""
     port, moto_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEATLESS_"))}
-    env.update(PORT=str(port), MOTO_PORT=str(moto_port))
+    env.update(PORT=str(port), MOTO_PORT=str(moto_port), BEATLESS_API_KEY=LOCAL_KEY)
     process = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.local.runtime"],
         cwd=ROOT,

@@ -6,7 +6,8 @@ EventBridge Scheduler that fires schedules, the SQS event sources that feed the 
 scheduled reaper and reconciler, all calling the worker entry points with AWS's event shapes.
 
 Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (emulated AWS, default 5000),
-``BEATLESS_API_KEY`` (local admin key, used once API keys land). Ctrl-C or SIGTERM stops both
+``BEATLESS_API_KEY`` (the admin key of tenant ``default``; generated and printed when unset).
+Ctrl-C or SIGTERM stops both
 servers and leaves nothing running.
 """
 
@@ -37,12 +38,19 @@ def _local_aws_env(moto_port: int) -> dict[str, str]:
 def provision() -> None:
     """Create the tables, queues and schedule group in the emulated AWS (idempotent)."""
     from chalicelib import resources, services
+    from chalicelib.auth import generate_key
     from chalicelib.settings import get_settings
 
     services.reset()
     settings = get_settings()
     resources.provision(settings)
     log.info("tables, queues and schedule group %r ready", settings.schedule_group)
+    key = os.environ.get("BEATLESS_API_KEY") or generate_key()
+    services.keys().create("default", "admin", "local admin", key=key)
+    if os.environ.get("BEATLESS_API_KEY"):
+        log.info("admin key of tenant 'default': the BEATLESS_API_KEY you set")
+    else:
+        log.info("admin key of tenant 'default' (set BEATLESS_API_KEY to choose it): %s", key)
 
 
 def serve(host: str, port: int) -> Any:

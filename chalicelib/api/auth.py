@@ -1,0 +1,49 @@
+"""Authentication, once for every route: an HTTP middleware (it runs in API Gateway's Lambda, in
+``chalice.test.Client`` and under ``make run`` alike).
+
+The key comes in ``Authorization: Bearer <key>``, ``X-API-KEY`` (udata clients) or
+``X-Vitam-Key`` (Vitam clients). Missing, unknown or disabled → 401 with ``WWW-Authenticate``;
+a route for admins called with a user key → 403. The principal is left in the request context
+for the views, which key every read and write by its tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Response
+
+from chalicelib import services
+from chalicelib.api.routing import access_of, native_error
+from chalicelib.errors import Forbidden, Unauthorized
+
+CHALLENGE = 'Bearer realm="beatless"'
+
+
+def key_from(headers: Any) -> str | None:
+    """The API key from any of the accepted headers (header names are case-insensitive)."""
+    authorization = headers.get("authorization") or ""
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    for name in ("x-api-key", "x-vitam-key"):
+        if headers.get(name):
+            return str(headers.get(name)).strip()
+    return None
+
+
+def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    access = access_of(event.context.get("resourcePath"), event.method)
+    if access == "public":
+        return get_response(event)
+    try:
+        principal = services.keys().authenticate(key_from(event.headers))
+    except Unauthorized as error:
+        response = native_error(error)
+        response.headers["WWW-Authenticate"] = CHALLENGE
+        return response
+    if access == "admin" and not principal.is_admin:
+        return native_error(Forbidden("this route needs an admin key"))
+    event.context["principal"] = principal
+    return get_response(event)
