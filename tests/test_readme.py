@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ def test_readme_walk_through_works_as_pasted(stack, tmp_path):
     done = subprocess.run(
         ["bash", "-c", "set -euo pipefail\n" + script],
         cwd=ROOT,
+        env={**os.environ, "MOTO_PORT": str(moto_port)},  # for the CLI's --local
         capture_output=True,
         text=True,
         timeout=120,
@@ -46,4 +48,5 @@ def test_readme_walk_through_works_as_pasted(stack, tmp_path):
     assert '"status":"CANCELLED"' in out  # the sleep task, cancelled while running
     assert "crontab.minute: 61 is out of range 0-59" in out
     assert "beatless-jobs" in out  # the AWS CLI sees the tables
+    assert '"tenant": "acme"' in out  # the keys CLI
     assert out.rstrip().endswith("204")  # the delete
