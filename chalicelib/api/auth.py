@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib import services
-from chalicelib.api.routing import access_of, native_error
+from chalicelib.api.routing import native_error, route_of
 from chalicelib.errors import Forbidden, Unauthorized
 
 CHALLENGE = 'Bearer realm="beatless"'
@@ -34,16 +34,18 @@ def key_from(headers: Any) -> str | None:
 
 
 def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    access = access_of(event.context.get("resourcePath"), event.method)
+    doc = route_of(event.context.get("resourcePath"), event.method)
+    access = doc.access if doc else "user"
+    render = doc.render if doc else native_error  # each face answers in its own error shape
     if access == "public":
         return get_response(event)
     try:
         principal = services.keys().authenticate(key_from(event.headers))
     except Unauthorized as error:
-        response = native_error(error)
+        response = render(error)
         response.headers["WWW-Authenticate"] = CHALLENGE
         return response
     if access == "admin" and not principal.is_admin:
-        return native_error(Forbidden("this route needs an admin key"))
+        return render(Forbidden("this route needs an admin key"))
     event.context["principal"] = principal
     return get_response(event)

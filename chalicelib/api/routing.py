@@ -51,6 +51,7 @@ class RouteDoc:
     status: int
     query: tuple[QueryParam, ...] = ()
     access: str = "user"  # public | user | admin
+    render: ErrorRenderer = field(default=None, compare=False)  # type: ignore[assignment]
     errors: tuple[int, ...] = field(default=(400, 404, 409, 503))
 
 
@@ -94,7 +95,18 @@ def route(
                 return render(error)
 
         ROUTES.append(
-            RouteDoc(face, prefix + path, method, summary, request, response, status, query, access)
+            RouteDoc(
+                face,
+                prefix + path,
+                method,
+                summary,
+                request,
+                response,
+                status,
+                query,
+                access,
+                render,
+            )
         )
         bp.route(path, methods=[method], content_types=CONTENT_TYPES)(wrapped)
         return wrapped
@@ -102,12 +114,12 @@ def route(
     return decorator
 
 
-def access_of(path: str | None, method: str) -> str:
-    """Who may call ``method path``: public, user (any valid key) or admin."""
+def route_of(path: str | None, method: str) -> RouteDoc | None:
+    """The registered operation for ``method path`` (None for routes outside ``route``)."""
     for doc in ROUTES:
         if doc.path == path and doc.method == method:
-            return doc.access
-    return "user"
+            return doc
+    return None
 
 
 def principal(bp: Blueprint) -> Principal:

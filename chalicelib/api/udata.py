@@ -1,0 +1,283 @@
+"""The udata workers face, mounted at ``/api/1/workers``: udata's shapes over the same service.
+
+Source: ``shared/seeds/udata-workers-api.txt`` and ``shared/reference/udata-workers.md``.
+Deliberate differences (stricter, clearer) are listed in ``docs/udata.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from typing import Any, Literal
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib import services
+from chalicelib.api import masks
+from chalicelib.api.routing import parse_body, principal, route
+from chalicelib.errors import BeatlessError, InvalidRequest, NotFound
+from chalicelib.execution import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SKIPPED,
+    SUCCEEDED,
+    TIMED_OUT,
+)
+from chalicelib.jobs import spec_of
+from chalicelib.storage import JobModel, RunModel
+from chalicelib.tasks import registry
+
+bp = Blueprint(__name__)
+PREFIX = "/api/1/workers"
+FACE = "udata"
+NESTED = frozenset({"crontab", "interval"})
+CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
+CELERY_STATE = {
+    QUEUED: "PENDING",
+    RUNNING: "STARTED",
+    SUCCEEDED: "SUCCESS",
+    FAILED: "FAILURE",
+    TIMED_OUT: "FAILURE",
+    CANCELLED: "REVOKED",
+    SKIPPED: "REVOKED",
+}
+
+
+def udata_error(error: BeatlessError) -> Response:
+    """udata's error body: ``{"message"}``, plus ``{"errors": {field: rule}}`` for a field."""
+    body: dict[str, Any] = {"message": error.message}
+    if isinstance(error, InvalidRequest):
+        body["errors"] = {error.field: error.rule}
+    headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else {}
+    return Response(status_code=error.status, body=body, headers=headers)
+
+
+class UdataCrontab(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    minute: str | int = "*"
+    hour: str | int = "*"
+    day_of_week: str | int = "*"
+    day_of_month: str | int = "*"
+    month_of_year: str | int = "*"
+
+
+class UdataInterval(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    every: int
+    period: str
+
+
+class UdataJobIn(BaseModel):
+    """udata's job form: unknown and read-only keys are ignored, as wtforms-json does."""
+
+    model_config = ConfigDict(extra="ignore")
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    task: str | None = Field(None, min_length=1, max_length=200)
+    enabled: bool | None = None
+    crontab: UdataCrontab | None = None
+    interval: UdataInterval | None = None
+    args: list[Any] | None = None
+    kwargs: dict[str, Any] | None = None
+
+
+class UdataJobOut(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    task: str
+    crontab: dict[str, str] | None
+    interval: dict[str, Any] | None
+    args: list[Any]
+    kwargs: dict[str, Any]
+    schedule: str
+    last_run_at: str | None
+    last_run_id: str | None
+    enabled: bool
+
+
+class UdataTaskOut(BaseModel):
+    id: str
+    status: Literal["PENDING", "STARTED", "SUCCESS", "FAILURE", "RETRY", "REVOKED"]
+    result: str | None
+    exc: str | None
+    traceback: str | None
+
+
+class UdataJobList(BaseModel):
+    items: list[UdataJobOut]
+
+
+def _route(path: str, method: str, **kwargs: Any) -> Any:
+    return route(
+        bp, path, method, face=FACE, prefix=PREFIX, access="admin", render=udata_error, **kwargs
+    )
+
+
+def job_out(job: JobModel) -> dict[str, Any]:
+    inputs = job.schedule_input or {}
+    crontab = inputs.get("crontab")
+    interval = inputs.get("interval")
+    return UdataJobOut(
+        id=job.job_id,
+        name=job.name,
+        description=job.description or None,
+        task=job.task,
+        crontab={f: str(crontab.get(f, "*")) for f in CRONTAB_FIELDS}
+        if crontab is not None
+        else None,
+        interval=interval,
+        args=job.args or [],
+        kwargs=job.kwargs or {},
+        schedule=spec_of(job).render(),
+        last_run_at=job.last_run_at.astimezone(UTC).isoformat() if job.last_run_at else None,
+        last_run_id=job.last_run_id,
+        enabled=bool(job.enabled),
+    ).model_dump()
+
+
+def _masked(body: Any) -> Any:
+    """Apply the request's ``X-Fields`` mask to one job or to each job of a list."""
+    header = (bp.current_request.headers or {}).get("x-fields")
+    if not header:
+        return body
+    try:
+        mask = masks.parse(header)
+        if isinstance(body, list):
+            return [masks.apply(mask, item, NESTED) for item in body]
+        return masks.apply(mask, body, NESTED)
+    except masks.MaskError as error:
+        raise InvalidRequest("X-Fields", str(error)) from None
+
+
+def _schedule_values(raw: dict[str, Any], body: UdataJobIn) -> dict[str, Any]:
+    """crontab or interval as the job service takes them (missing crontab fields are ``*``)."""
+    if "crontab" in raw:
+        crontab = body.crontab or UdataCrontab()
+        return {"crontab": crontab.model_dump()}
+    if body.interval is not None:
+        return {"interval": body.interval.model_dump()}
+    return {}
+
+
+def _raw() -> dict[str, Any]:
+    """The body's keys as sent (udata tests key presence: ``"crontab": null`` counts)."""
+    raw = json.loads(bp.current_request.raw_body or b"{}")  # parse_body has validated it
+    return raw if isinstance(raw, dict) else {}
+
+
+@_route("/jobs", "GET", summary="All jobs", response=UdataJobList)
+def list_jobs() -> Any:
+    service = services.job_service()
+    items, cursor = [], None
+    while True:  # udata answers the whole list: page through the tenant's Query
+        page = service.list(principal(bp).tenant, limit=100, cursor=cursor)
+        items += [job_out(job) for job in page.items]
+        if page.cursor is None:
+            return _masked(items)
+        cursor = page.cursor
+
+
+@_route(
+    "/jobs", "POST", summary="Create a job", request=UdataJobIn, response=UdataJobOut, status=201
+)
+def create_job() -> Response:
+    body = parse_body(bp, UdataJobIn)
+    raw = _raw()
+    if "crontab" in raw and "interval" in raw:
+        raise InvalidRequest("__all__", "Cannot define both interval and crontab schedule")
+    schedule = _schedule_values(raw, body)
+    if not schedule:
+        raise InvalidRequest("__all__", "Must defined either interval or crontab schedule.")
+    if body.name is None:
+        raise InvalidRequest("name", "This field is required.")
+    if body.task is None:
+        raise InvalidRequest("task", "Field is required")
+    values = {
+        "name": body.name,
+        "description": body.description or "",
+        "task": body.task,
+        "enabled": bool(body.enabled),  # udata creates jobs disabled unless told
+        "args": body.args or [],
+        "kwargs": body.kwargs or {},
+        **schedule,
+    }
+    me = principal(bp)
+    job = services.job_service().create(me.tenant, values, created_by=me.identity)
+    return Response(status_code=201, body=_masked(job_out(job)))
+
+
+@_route("/jobs/schedulables", "GET", summary="Task names a job can run")
+def schedulables() -> list[str]:
+    return [t.name for t in registry.all() if t.schedulable]
+
+
+@_route("/jobs/{job_id}", "GET", summary="A job", response=UdataJobOut)
+def get_job(job_id: str) -> Any:
+    return _masked(job_out(_job(job_id)))
+
+
+@_route("/jobs/{job_id}", "PUT", summary="Update a job", request=UdataJobIn, response=UdataJobOut)
+def update_job(job_id: str) -> Any:
+    _job(job_id)
+    body = parse_body(bp, UdataJobIn)
+    raw = _raw()
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "name": body.name,
+            "description": body.description,
+            "task": body.task,
+            "enabled": body.enabled,
+            "args": body.args,
+            "kwargs": body.kwargs,
+        }.items()
+        if v is not None
+    }
+    changes.update(_schedule_values(raw, body))  # omitted: the job keeps its schedule
+    me = principal(bp)
+    job = services.job_service().patch(me.tenant, job_id, changes, actor=me)
+    return _masked(job_out(job))
+
+
+@_route("/jobs/{job_id}", "DELETE", summary="Delete a job", status=204)
+def delete_job(job_id: str) -> Response:
+    _job(job_id)
+    services.job_service().delete(principal(bp).tenant, job_id, actor=principal(bp))
+    return Response(status_code=204, body="")
+
+
+@_route("/tasks/{run_id}", "GET", summary="A task's Celery-style status", response=UdataTaskOut)
+def task_status(run_id: str) -> dict[str, Any]:
+    run = services.run_service().get(principal(bp).tenant, run_id)
+    return task_out(run)
+
+
+def task_out(run: RunModel) -> dict[str, Any]:
+    status = CELERY_STATE[run.status]
+    if run.status == QUEUED and int(run.attempt or 1) > 1:
+        status = "RETRY"
+    result: str | None = None
+    if status == "SUCCESS":
+        result = str(run.result)
+    elif status in ("FAILURE", "RETRY") and run.exc:
+        result = f"{run.exc}({run.error!r})"
+    elif status == "REVOKED":
+        result = run.reason
+    return UdataTaskOut(
+        id=run.run_id,
+        status=status,
+        result=result,
+        exc=run.exc if status in ("FAILURE", "RETRY") else None,
+        traceback=run.traceback if status in ("FAILURE", "RETRY") else None,
+    ).model_dump()
+
+
+def _job(job_id: str) -> JobModel:
+    try:
+        return services.job_service().get(principal(bp).tenant, job_id)
+    except NotFound:
+        raise NotFound("Not Found: the job does not exist", {"id": job_id[:100]}) from None
