@@ -6,6 +6,7 @@ caches it, so the Chalice test client's per-call environment and ``make run``'s 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +31,8 @@ class Settings:
     scheduler_dlq_arn: str
     stage: str
     version: str
+    dapr_app_endpoints: dict[str, str]
+    dapr_allowed_hosts: frozenset[str]
 
     def queue_name(self, queue: str) -> str:
         """The SQS queue behind a beatless queue (``high``, ``default``, ``low``)."""
@@ -68,8 +71,23 @@ def get_settings() -> Settings:
             "BEATLESS_SCHEDULER_DLQ_ARN", f"arn:aws:sqs:{region}:{account}:beatless-scheduler-dlq"
         ),
         stage=env("BEATLESS_STAGE", "dev"),
+        dapr_app_endpoints=_json_object(env("BEATLESS_DAPR_APP_ENDPOINTS", "")),
+        dapr_allowed_hosts=frozenset(
+            host.strip().lower()
+            for host in env("BEATLESS_DAPR_ALLOWED_HOSTS", "").split(",")
+            if host.strip()
+        ),
         version=env("BEATLESS_VERSION", "0.1.0"),
     )
+
+
+def _json_object(text: str) -> dict[str, str]:
+    """``{"tenant": "http://app:3000"}`` from the environment; anything else means none."""
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def reset_settings() -> None:

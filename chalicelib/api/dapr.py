@@ -1,0 +1,217 @@
+"""The Dapr jobs face, at ``/v1.0-alpha1/jobs/{name}`` and ``/v1.0/jobs/{name}``.
+
+Source: ``shared/seeds/dapr-jobs-api.md`` and ``shared/reference/dapr-jobs.md``. A Dapr job is a
+beatless job named in the path, running the built-in ``dapr.deliver`` task (which POSTs its data
+to the tenant's app, see ``chalicelib/tasks/dapr.py``). Deliberate differences: ``docs/dapr.md``.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any
+
+from chalice import Blueprint, Response
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+
+from chalicelib import services
+from chalicelib.api.routing import parse_body, principal, route
+from chalicelib.errors import BeatlessError, Conflict, InvalidRequest, NotFound, Unprocessable
+from chalicelib.storage import JobModel, JobNameModel
+
+FACE = "dapr"
+PREFIXES = ("/v1.0-alpha1/jobs", "/v1.0/jobs")
+TASK = "dapr.deliver"
+#: Dapr's default when no failure policy is sent: 3 retries, 1 s apart.
+DEFAULT_POLICY = {"constant": {"interval": "1s", "maxRetries": 3}}
+_ERROR_CODES = {
+    400: "DAPR_SCHEDULER_SCHEDULE_JOB",
+    401: "ERR_UNAUTHORIZED",
+    403: "ERR_FORBIDDEN",
+    404: "DAPR_SCHEDULER_JOB_NOT_FOUND",
+    409: "DAPR_SCHEDULER_JOB_ALREADY_EXISTS",
+    413: "ERR_MALFORMED_REQUEST",
+    503: "DAPR_SCHEDULER_UNAVAILABLE",
+}
+
+
+def dapr_error(error: BeatlessError) -> Response:
+    """Dapr's error body; a schedule Dapr cannot run either (422 natively) is its 400."""
+    status = 400 if isinstance(error, Unprocessable) else error.status
+    code = (
+        "ERR_MALFORMED_REQUEST"
+        if getattr(error, "field", "") == "body"
+        else _ERROR_CODES.get(status, "ERR_INTERNAL")
+    )
+    return Response(status_code=status, body={"errorCode": code, "message": error.message})
+
+
+class Constant(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    interval: str = Field("0s", pattern=r"^\d+(\.\d+)?s$", description="seconds, e.g. 3s")
+    max_retries: int | None = Field(
+        None, ge=0, le=19, validation_alias=AliasChoices("maxRetries", "max_retries")
+    )
+
+
+class FailurePolicy(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    drop: dict[str, Any] | None = None
+    constant: Constant | None = None
+
+
+class DaprJob(BaseModel):
+    """A Dapr job, camelCase or snake_case; unknown fields are ignored, as protojson does."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    schedule: str | None = Field(None, max_length=256)
+    due_time: str | None = Field(None, validation_alias=AliasChoices("dueTime", "due_time"))
+    ttl: str | None = Field(None, max_length=64)
+    repeats: int | None = Field(None, ge=0)
+    data: Any = None
+    overwrite: bool = False
+    failure_policy: FailurePolicy | None = Field(
+        None, validation_alias=AliasChoices("failurePolicy", "failure_policy")
+    )
+    name: str | None = None
+
+
+class DaprJobIn(DaprJob):
+    job: DaprJob | None = None
+
+    def unwrapped(self) -> DaprJob:
+        """The job, whether sent wrapped (``{"job": {...}}``, as the seed) or flat."""
+        return self.job if self.job is not None else self
+
+
+class DaprJobOut(BaseModel):
+    name: str
+    schedule: str | None = None
+    repeats: int | None = None
+    dueTime: str | None = None
+    ttl: str | None = None
+    data: Any = None
+    failurePolicy: dict[str, Any]
+
+
+def retry_of(policy: FailurePolicy | None) -> dict[str, Any]:
+    """A Dapr failure policy as a beatless retry policy (constant: multiplier 1)."""
+    if policy is not None and policy.drop is not None and policy.constant is None:
+        return {"max_attempts": 1, "initial_seconds": 0, "multiplier": 1, "max_seconds": 900}
+    constant = policy.constant if policy is not None and policy.constant else None
+    interval = float(constant.interval[:-1]) if constant else 1.0
+    retries = constant.max_retries if constant and constant.max_retries is not None else 3
+    return {
+        "max_attempts": retries + 1,
+        "initial_seconds": min(interval, 900.0),
+        "multiplier": 1,
+        "max_seconds": 900,
+    }
+
+
+def policy_of(retry: dict[str, Any] | None) -> dict[str, Any]:
+    if not retry:
+        return DEFAULT_POLICY
+    if int(retry.get("max_attempts", 1)) <= 1:
+        return {"drop": {}}
+    seconds = float(retry.get("initial_seconds", 1))
+    interval = f"{int(seconds)}s" if seconds.is_integer() else f"{seconds}s"
+    return {"constant": {"interval": interval, "maxRetries": int(retry["max_attempts"]) - 1}}
+
+
+def job_out(job: JobModel) -> dict[str, Any]:
+    inputs = job.schedule_input or {}
+    body = DaprJobOut(
+        name=job.name,
+        schedule=inputs.get("schedule"),
+        repeats=inputs.get("repeats"),
+        dueTime=inputs.get("due_time"),
+        ttl=inputs.get("ttl"),
+        data=job.data,
+        failurePolicy=policy_of(job.retry),
+    )
+    return body.model_dump(exclude_none=True) | {"data": job.data}
+
+
+def _find(tenant: str, name: str) -> JobModel | None:
+    try:
+        job_id = JobNameModel.get(tenant, name, consistent_read=True).job_id
+        return services.job_service().get(tenant, job_id)
+    except (JobNameModel.DoesNotExist, NotFound):
+        return None
+
+
+def _values(name: str, job: DaprJob) -> dict[str, Any]:
+    if job.schedule is None and job.due_time is None:
+        raise InvalidRequest("schedule", "Schedule is empty: give a schedule or a dueTime")
+    if job.repeats is not None and job.repeats > 1 and job.schedule is None:
+        raise InvalidRequest("repeats", "job must have a schedule to repeat")
+    if job.repeats == 0:
+        raise InvalidRequest("repeats", "defined repeats must be greater than 0")
+    if job.ttl is not None and job.schedule is None:
+        raise InvalidRequest("ttl", "job must have a schedule to have a ttl")
+    return {
+        "name": name,
+        "task": TASK,
+        "kwargs": {"name": name},
+        "data": job.data,
+        "enabled": True,
+        "schedule": job.schedule,
+        "due_time": job.due_time,
+        "ttl": job.ttl,
+        "repeats": job.repeats,
+        "retry": retry_of(job.failure_policy),
+    }
+
+
+def make_blueprint(prefix: str) -> Blueprint:
+    bp = Blueprint(f"{__name__}{prefix}")
+
+    def _route(method: str, **kwargs: Any) -> Any:
+        return route(bp, "/{name}", method, face=FACE, prefix=prefix, render=dapr_error, **kwargs)
+
+    @_route("POST", summary="Schedule a job", request=DaprJobIn, status=204)
+    def schedule_job(name: str) -> Response:
+        name = _name(name)
+        body = parse_body(bp, DaprJobIn)
+        if body.name is not None or (body.job is not None and body.job.name is not None):
+            raise InvalidRequest("name", "Set the job name in the url only")
+        job = body.unwrapped()
+        values = _values(name, job)
+        me = principal(bp)
+        existing = _find(me.tenant, name)
+        if existing is not None:
+            if existing.finished_at is None and not job.overwrite:
+                raise Conflict(f"job {name!r} already exists; send overwrite: true to replace it")
+            services.job_service().delete(me.tenant, existing.job_id, actor=me)
+        services.job_service().create(me.tenant, values, created_by=me.identity)
+        return Response(status_code=204, body="")
+
+    @_route("GET", summary="Get a job", response=DaprJobOut)
+    def get_job(name: str) -> dict[str, Any]:
+        name = _name(name)
+        job = _find(principal(bp).tenant, name)
+        if job is None or job.finished_at is not None:  # used up: gone, as in Dapr
+            raise NotFound(f"job {name!r} not found")
+        return job_out(job)
+
+    @_route("DELETE", summary="Delete a job", status=204)
+    def delete_job(name: str) -> Response:
+        me = principal(bp)
+        job = _find(me.tenant, _name(name))
+        if job is not None:
+            services.job_service().delete(me.tenant, job.job_id, actor=me)
+        return Response(status_code=204, body="")  # a missing job is 204 too, as in Dapr
+
+    return bp
+
+
+def _name(raw: str) -> str:
+    name = urllib.parse.unquote(raw)
+    if not name or len(name) > 200 or name in (".", "..") or any(c in name for c in "/\\#?"):
+        raise InvalidRequest("name", "must be 1-200 characters without / \\ # ? (or . and ..)")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InvalidRequest("name", "must not contain control characters")
+    return name
+
+
+BLUEPRINTS = [(make_blueprint(prefix), prefix) for prefix in PREFIXES]
