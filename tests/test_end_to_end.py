@@ -25,7 +25,7 @@ def _wait_runs(port: int, job_id: str, status: str, deadline: float) -> list[dic
     raise AssertionError(f"no {status} run of {job_id}: {runs}")
 
 
-def test_jobs_fire_and_cancel_sticks_under_make_run(stack):
+def test_jobs_of_every_face_fire_and_cancel_sticks_under_make_run(stack):
     _, port, _ = stack
     status, due = call(port, "POST", "/v1/jobs", {"name": "due", "task": "echo", "due_time": "2s"})
     assert status == 201, due
@@ -33,6 +33,14 @@ def test_jobs_fire_and_cancel_sticks_under_make_run(stack):
         port, "POST", "/v1/jobs", {"name": "minutely", "task": "echo", "schedule": "* * * * *"}
     )
     assert status == 201, minutely
+    status, udata_job = call(
+        port,
+        "POST",
+        "/api/1/workers/jobs/",
+        {"name": "udata-minutely", "task": "echo", "crontab": {"minute": "*"}, "enabled": True},
+    )
+    assert status == 201, udata_job
+    assert call(port, "POST", "/v1.0/jobs/dapr-soon", {"dueTime": "2s", "data": {"d": 1}})[0] == 204
     status, sleeper = call(port, "POST", "/v1/tasks", {"task": "sleep", "kwargs": {"seconds": 60}})
     assert status == 202, sleeper
 
@@ -51,7 +59,18 @@ def test_jobs_fire_and_cancel_sticks_under_make_run(stack):
     cancelled = call(port, "GET", f"/v1/tasks/{sleeper['id']}")[1]
     assert cancelled["status"] == "CANCELLED"
 
+    # The Dapr job fired at its due time and, used up, left the Dapr face; its run stays.
+    (dapr_job,) = [
+        j for j in call(port, "GET", "/v1/jobs?limit=100")[1]["items"] if j["name"] == "dapr-soon"
+    ]
+    (dapr_run,) = _wait_runs(port, dapr_job["id"], "SUCCEEDED", time.monotonic() + 15)
+    assert dapr_run["result"] == {"d": 1}
+    assert call(port, "GET", "/v1.0/jobs/dapr-soon")[0] == 404
+
     runs = _wait_runs(port, minutely["id"], "SUCCEEDED", time.monotonic() + 75)
     fired = runs[0]
     assert fired["scheduled_time"].endswith(":00Z")
     assert fired["result"] == {"args": [], "kwargs": {}}
+    (udata_run, *_) = _wait_runs(port, udata_job["id"], "SUCCEEDED", time.monotonic() + 15)
+    status, celery = call(port, "GET", f"/api/1/workers/tasks/{udata_run['id']}/")
+    assert (status, celery["status"]) == (200, "SUCCESS")
