@@ -27,6 +27,13 @@ class InvalidRequest(BeatlessError):
         self.rule = rule
 
 
+class BadRequest(BeatlessError):
+    """A 400 that is about the request as a whole, not one field (dialect messages)."""
+
+    status = 400
+    code = "bad_request"
+
+
 class Unprocessable(InvalidRequest):
     """Valid on its own terms, but beatless cannot honour it (e.g. no EventBridge equivalent)."""
 

@@ -141,7 +141,13 @@ class RunService:
             raise ServiceUnavailable("the queue is unavailable; retry shortly") from error
         return run
 
-    def trigger(self, tenant: str, job: JobModel, created_by: str | None = None) -> RunModel:
+    def trigger(
+        self,
+        tenant: str,
+        job: JobModel,
+        created_by: str | None = None,
+        queue: str | None = None,
+    ) -> RunModel:
         """Run a job now, as a new run; with ``overlap: skip`` and a run still going, the new
         run is recorded SKIPPED with the reason."""
         steps = [{"task": job.task, "args": job.args or [], "kwargs": job.kwargs or {}}]
@@ -170,7 +176,7 @@ class RunService:
             tenant,
             steps,
             data=job.data,
-            queue=job.queue,
+            queue=queue or job.queue,
             retry=job.retry,
             timeout_seconds=int(job.timeout_seconds or 300),
             job=job,

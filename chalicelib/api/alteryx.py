@@ -1,0 +1,168 @@
+"""The Alteryx Server v3 jobs face, mounted at ``/webapi/v3``.
+
+An Alteryx "job" is a beatless run; a "workflow" is a beatless job (``appId`` = the job id).
+Source: ``shared/seeds/alteryx-server-v3-jobs-api.txt``; differences in ``docs/alteryx.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib import services
+from chalicelib.api.routing import QueryParam, parse_body, principal, query_value, route
+from chalicelib.errors import BadRequest, BeatlessError, Conflict, Forbidden, InvalidRequest
+from chalicelib.execution import CANCELLED, FAILED, QUEUED, RUNNING, SKIPPED, SUCCEEDED, TIMED_OUT
+from chalicelib.schedules.durations import format_instant
+from chalicelib.storage import RunModel
+
+bp = Blueprint(__name__)
+PREFIX = "/webapi/v3"
+FACE = "alteryx"
+#: run status → (Alteryx status, disposition)
+STATUS = {
+    QUEUED: ("Queued", "None"),
+    RUNNING: ("Running", "None"),
+    SUCCEEDED: ("Completed", "Success"),
+    FAILED: ("Completed", "Error"),
+    TIMED_OUT: ("Completed", "Error"),
+    CANCELLED: ("Completed", "Cancelled"),
+    SKIPPED: ("Completed", "Cancelled"),
+}
+#: Alteryx priority → beatless queue, and back
+QUEUE_OF = {
+    "Critical": "high",
+    "High": "high",
+    "Medium": "default",
+    "Default": "default",
+    "Low": "low",
+}
+PRIORITY_OF = {"high": "High", "default": "Default", "low": "Low"}
+LEVEL = {"DEBUG": 0, "INFO": 1, "WARNING": 2, "ERROR": 3}
+
+
+def alteryx_error(error: BeatlessError) -> Response:
+    return Response(status_code=error.status, body={"message": error.message})
+
+
+class Output(BaseModel):
+    id: str
+    availableFormats: list[str]
+    fileName: str
+
+
+class Message(BaseModel):
+    status: int
+    text: str
+    toolId: int
+
+
+class JobOut(BaseModel):
+    id: str
+    appId: str
+    createDateTime: str
+    status: str
+    disposition: str
+    outputs: list[Output]
+    messages: list[Message] | None = None
+    priority: str
+    workerTag: str
+    runWithE2: bool
+
+
+class RunIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    priority: Literal["Default", "Low", "Medium", "High", "Critical"] = "Default"
+    workerTag: str = ""
+
+
+def _route(path: str, method: str, **kwargs: Any) -> Any:
+    return route(bp, path, method, face=FACE, prefix=PREFIX, render=alteryx_error, **kwargs)
+
+
+def _messages(run: RunModel) -> list[dict[str, Any]]:
+    page = services.run_service().messages(run.tenant, run.run_id, limit=1000)
+    return [
+        Message(status=LEVEL.get(m.level, 1), text=m.text, toolId=int(m.step)).model_dump()
+        for m in page.items
+    ]
+
+
+def job_out(run: RunModel, include_messages: bool) -> dict[str, Any]:
+    status, disposition = STATUS[run.status]
+    body = JobOut(
+        id=run.run_id,
+        appId=run.job_id or "",
+        createDateTime=format_instant(run.queued_at) if run.queued_at else "",
+        status=status,
+        disposition=disposition,
+        outputs=[],
+        messages=_messages(run) if include_messages else None,
+        priority=PRIORITY_OF.get(run.queue, "Default"),
+        workerTag=run.queue if run.queue in ("high", "low") else "",
+        runWithE2=True,
+    ).model_dump()
+    if not include_messages:
+        body.pop("messages")
+    return body
+
+
+@_route(
+    "/jobs/{job_id}",
+    "GET",
+    summary="A job (a beatless run) and its state",
+    response=JobOut,
+    query=(QueryParam("includeMessages", {"type": "boolean", "default": True}),),
+)
+def get_job(job_id: str) -> dict[str, Any]:
+    include = (query_value(bp, "includeMessages") or "true").lower()
+    if include not in ("true", "false"):
+        raise InvalidRequest("includeMessages", f"{include!r} must be true or false")
+    run = services.run_service().get(principal(bp).tenant, job_id)
+    return job_out(run, include == "true")
+
+
+@_route("/jobs/{job_id}/messages", "GET", summary="A job's messages (admins)", access="admin")
+def job_messages(job_id: str) -> list[dict[str, Any]]:
+    return _messages(services.run_service().get(principal(bp).tenant, job_id))
+
+
+@_route("/jobs/{job_id}", "DELETE", summary="Cancel a queued or running job")
+def cancel_job(job_id: str) -> dict[str, str]:
+    me = principal(bp)
+    try:
+        run = services.run_service().cancel(me.tenant, job_id, actor=me)
+    except Forbidden:
+        raise BadRequest("You do not have permission to cancel this job.") from None
+    except Conflict:
+        raise BadRequest("This job is not in 'Queued' or 'Running' state.") from None
+    # A queued job is removed (it never runs); a running one is cancelled at its next check.
+    deleted = run.status == CANCELLED
+    return {"message": "Deleted Successfully." if deleted else "Cancelled Successfully."}
+
+
+@_route(
+    "/workflows/{workflow_id}/jobs",
+    "GET",
+    summary="A workflow's jobs, newest first",
+    response=None,
+)
+def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
+    tenant = principal(bp).tenant
+    services.job_service().get(tenant, workflow_id)
+    page = services.run_service().list(tenant, limit=100, job_id=workflow_id)
+    return [job_out(run, include_messages=False) for run in page.items]
+
+
+@_route("/workflows/{workflow_id}/jobs", "POST", summary="Queue a job now", request=RunIn)
+def run_workflow(workflow_id: str) -> dict[str, Any]:
+    me = principal(bp)
+    body = parse_body(bp, RunIn)
+    job = services.job_service().get(me.tenant, workflow_id)
+    queue = (
+        body.workerTag if body.workerTag in ("high", "default", "low") else QUEUE_OF[body.priority]
+    )
+    run = services.run_service().trigger(me.tenant, job, created_by=me.identity, queue=queue)
+    return job_out(run, include_messages=False)
