@@ -5,7 +5,7 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib import maintenance, services
-from chalicelib.api import alteryx, dapr, docs, native, udata
+from chalicelib.api import alteryx, dapr, docs, native, udata, vitam
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import normalise_chalice_errors
 
@@ -15,6 +15,7 @@ app.register_middleware(authenticate, "http")
 app.register_blueprint(native.bp, url_prefix=native.PREFIX)
 app.register_blueprint(udata.bp, url_prefix=udata.PREFIX)
 app.register_blueprint(alteryx.bp, url_prefix=alteryx.PREFIX)
+app.register_blueprint(vitam.bp, url_prefix=vitam.PREFIX)
 for blueprint, prefix in dapr.BLUEPRINTS:
     app.register_blueprint(blueprint, url_prefix=prefix)
 app.register_blueprint(docs.bp)

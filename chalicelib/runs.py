@@ -204,6 +204,7 @@ class RunService:
         status: str | None = None,
         job_id: str | None = None,
         task: str | None = None,
+        statuses: tuple[str, ...] | None = None,
     ) -> Page:
         """A tenant's runs newest first (Query on the tenant, descending), or one job's (Query
         on the by-job index); status and task filter after the key condition."""
@@ -214,6 +215,8 @@ class RunService:
         condition = None
         if status is not None:
             condition = RunModel.status == status
+        elif statuses:
+            condition = RunModel.status.is_in(*statuses)
         if task is not None:
             clause = RunModel.task == task
             condition = clause if condition is None else condition & clause
