@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from datetime import datetime
 
 import pytest
 
+from chalicelib.local.launch import LOCAL_KEY
 from tests.stack import call
 
 pytestmark = pytest.mark.slow  # waits for a whole-minute fire (up to about 70 s)
@@ -14,6 +17,22 @@ pytestmark = pytest.mark.slow  # waits for a whole-minute fire (up to about 70 s
 
 def _when(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def vitam_call(port: int, step: dict) -> tuple[int, dict]:
+    """POST a Vitam step as Vitam does: X-Vitam-Key and X-Tenant-Id (the key's tenant)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/vitam/v1/tasks",
+        data=json.dumps(step).encode(),
+        method="POST",
+        headers={
+            "X-Vitam-Key": LOCAL_KEY,
+            "X-Tenant-Id": "default",
+            "Content-Type": "application/json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, json.loads(response.read())
 
 
 def _wait_runs(port: int, job_id: str, status: str, deadline: float) -> list[dict]:
@@ -41,6 +60,25 @@ def test_jobs_of_every_face_fire_and_cancel_sticks_under_make_run(stack):
     )
     assert status == 201, udata_job
     assert call(port, "POST", "/v1.0/jobs/dapr-soon", {"dueTime": "2s", "data": {"d": 1}})[0] == 204
+    status, workflow = call(
+        port, "POST", "/v1/jobs", {"name": "workflow", "task": "echo", "schedule": "@yearly"}
+    )
+    assert status == 201, workflow
+    status, workflow_job = call(
+        port, "POST", f"/webapi/v3/workflows/{workflow['id']}/jobs", {"priority": "High"}
+    )
+    assert status == 200, workflow_job
+    status, vitam_task = vitam_call(
+        port,
+        {
+            "Step": "ingest",
+            "actions": [
+                {"action": "echo", "arguments": {"a": 1}},
+                {"action": "echo", "arguments": {"b": 2}},
+            ],
+        },
+    )
+    assert status == 201, vitam_task
     status, sleeper = call(port, "POST", "/v1/tasks", {"task": "sleep", "kwargs": {"seconds": 60}})
     assert status == 202, sleeper
 
@@ -58,6 +96,17 @@ def test_jobs_of_every_face_fire_and_cancel_sticks_under_make_run(stack):
 
     cancelled = call(port, "GET", f"/v1/tasks/{sleeper['id']}")[1]
     assert cancelled["status"] == "CANCELLED"
+
+    # The Alteryx workflow run and the Vitam multi-step task ran.
+    deadline = time.monotonic() + 15
+    while call(port, "GET", f"/webapi/v3/jobs/{workflow_job['id']}")[1]["status"] != "Completed":
+        assert time.monotonic() < deadline, "the Alteryx job never completed"
+        time.sleep(0.2)
+    alteryx_job = call(port, "GET", f"/webapi/v3/jobs/{workflow_job['id']}")[1]
+    assert alteryx_job["disposition"] == "Success"
+    status, vitam_done = call(port, "GET", f"/v1/tasks/{vitam_task['id']}")
+    assert (status, vitam_done["status"]) == (200, "SUCCEEDED")
+    assert [s["status"] for s in vitam_done["steps"]] == ["SUCCEEDED", "SUCCEEDED"]
 
     # The Dapr job fired at its due time and, used up, left the Dapr face; its run stays.
     (dapr_job,) = [
