@@ -153,13 +153,7 @@ class JobService:
             last_evaluated_key=_key(start) if start else None,
             page_size=limit + 1,
         )
-        items: list[JobModel] = []
-        for job in results:  # one item past the page tells whether another page exists
-            items.append(job)
-            if len(items) > limit:
-                break
-        more = len(items) > limit
-        items = items[:limit]
+        items, more = cursors.take_page(results, limit)
         next_cursor = (
             cursors.encode({"tenant": tenant, "job_id": items[-1].job_id}) if more else None
         )

@@ -241,13 +241,7 @@ class RunService:
                 page_size=limit + 1,
             )
             mark = {"tenant": tenant}
-        items: list[RunModel] = []
-        for run in results:  # one past the page says whether another exists
-            items.append(run)
-            if len(items) > limit:
-                break
-        more = len(items) > limit
-        items = items[:limit]
+        items, more = cursors.take_page(results, limit)
         next_cursor = cursors.encode({**mark, "run_id": items[-1].run_id}) if more else None
         return Page(items, next_cursor)
 
@@ -264,13 +258,7 @@ class RunService:
             else None,
             page_size=limit + 1,
         )
-        items: list[MessageModel] = []
-        for message in results:
-            items.append(message)
-            if len(items) > limit:
-                break
-        more = len(items) > limit
-        items = items[:limit]
+        items, more = cursors.take_page(results, limit)
         next_cursor = cursors.encode({"run_key": key, "seq": items[-1].seq}) if more else None
         return Page(items, next_cursor)
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from chalicelib.errors import InvalidRequest
 from chalicelib.ids import is_id
+
+T = TypeVar("T")
 
 
 def encode(key: dict[str, Any] | None) -> str | None:
@@ -37,3 +40,14 @@ def decode(cursor: str | None, expect: dict[str, str]) -> dict[str, Any] | None:
     ):
         raise InvalidRequest("cursor", "is not a cursor returned by this list")
     return key
+
+
+def take_page(results: Iterable[T], limit: int) -> tuple[list[T], bool]:
+    """The first ``limit`` items of a Query asked for ``limit + 1``, and whether more exist:
+    the one item past the page says so without another request."""
+    items: list[T] = []
+    for item in results:
+        items.append(item)
+        if len(items) > limit:
+            break
+    return items[:limit], len(items) > limit
