@@ -7,12 +7,13 @@ PORT ?= 8000
 MOTO_PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint format clean
+.PHONY: help venv run test lint format synth clean
 
 help:
 	@echo "make run    serve the API on 127.0.0.1:$(PORT) against moto on 127.0.0.1:$(MOTO_PORT)"
 	@echo "make test   lint, then run the whole test suite"
 	@echo "make format format the code with ruff"
+	@echo "make synth  write the CloudFormation template to cdk.out/ (offline)"
 
 venv: $(STAMP)
 
@@ -32,9 +33,14 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+synth: $(STAMP)
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/python infra/app.py
+	$(BIN)/cfn-lint cdk.out/*.template.json
+	@echo "template: $$(ls cdk.out/*.template.json)"
+
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache cdk.out chalice.out

@@ -1,0 +1,28 @@
+"""CDK app: ``make synth`` writes the CloudFormation template to ``cdk.out/`` (offline)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+import aws_cdk as cdk
+from cdk_nag import AwsSolutionsChecks
+
+from infra.nag import suppress
+from infra.stack import BeatlessStack
+
+
+def build(outdir: str = "cdk.out", stage: str = "dev") -> cdk.App:
+    app = cdk.App(outdir=outdir)
+    stack = BeatlessStack(app, stage)
+    cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    suppress(stack)
+    return app
+
+
+if __name__ == "__main__":
+    build().synth()

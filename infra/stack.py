@@ -1,0 +1,287 @@
+"""The whole service as one CDK stack: tables, queues, the schedule group and its role, the
+Chalice app (API and worker functions), alarms, outputs.
+
+Tables come from the PynamoDB models themselves (keys, indexes, TTL), so the deployed tables and
+the code's models cannot drift. Every function gets its resources' names and ARNs as the
+``BEATLESS_*`` variables ``chalicelib/settings.py`` reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from chalicelib.storage.models import ALL_MODELS
+from chalicelib.tasks import QUEUES
+
+ROOT = Path(__file__).resolve().parents[1]
+PREFIX = "beatless"
+#: SAM logical ids of the Chalice functions, and which of them consume which queue.
+API_FUNCTION = "APIHandler"
+WORKER_FUNCTIONS = ("Worker", "QueueHigh", "QueueDefault", "QueueLow", "Reaper", "Reconciler")
+QUEUE_FUNCTIONS = {"high": "QueueHigh", "default": "QueueDefault", "low": "QueueLow"}
+_KEY_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
+
+
+def table_specs() -> list[dict[str, Any]]:
+    """Name suffix, key schema, indexes and TTL attribute of every model (from PynamoDB)."""
+    specs = []
+    for model in ALL_MODELS:
+        schema = model._get_schema()
+        types = {a["AttributeName"]: a["AttributeType"] for a in schema["attribute_definitions"]}
+        keys = {k["KeyType"]: k["AttributeName"] for k in schema["key_schema"]}
+        indexes = [
+            {
+                "name": index["index_name"],
+                "keys": {k["KeyType"]: k["AttributeName"] for k in index["key_schema"]},
+            }
+            for index in schema.get("global_secondary_indexes", [])
+        ]
+        ttl = next(
+            (
+                name
+                for name, attr in model.get_attributes().items()
+                if type(attr).__name__ == "TTLAttribute"
+            ),
+            None,
+        )
+        specs.append(
+            {
+                "suffix": model.Meta.table_name.removeprefix("beatless-"),
+                "types": types,
+                "keys": keys,
+                "indexes": indexes,
+                "ttl": ttl,
+            }
+        )
+    return specs
+
+
+class BeatlessStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.tables = self._create_tables()
+        self.queues, self.dead_letters = self._create_queues()
+        self.failed = sqs.Queue(
+            self,
+            "FailedRuns",
+            queue_name=f"{PREFIX}-failed",
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            retention_period=Duration.days(14),
+        )
+        self.scheduler_dlq = sqs.Queue(
+            self,
+            "SchedulerDeadLetters",
+            queue_name=f"{PREFIX}-scheduler-dlq",
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            retention_period=Duration.days(14),
+        )
+        self.group = scheduler.CfnScheduleGroup(self, "ScheduleGroup", name=PREFIX)
+        worker_name = f"{PREFIX}-{construct_id}-worker"
+        worker_arn = self.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=worker_name,
+            arn_format=self._colon(),
+        )
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            description="EventBridge Scheduler invokes the beatless worker, and nothing else",
+        )
+        self.scheduler_role.add_to_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[worker_arn])
+        )
+        self.scheduler_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["sqs:SendMessage"], resources=[self.scheduler_dlq.queue_arn]
+            )
+        )
+        environment = {
+            "BEATLESS_SCHEDULE_GROUP": PREFIX,
+            "BEATLESS_WORKER_ARN": worker_arn,
+            "BEATLESS_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
+            "BEATLESS_SCHEDULER_DLQ_ARN": self.scheduler_dlq.queue_arn,
+            "BEATLESS_QUEUE_PREFIX": f"{PREFIX}-",
+            "BEATLESS_FAILED_QUEUE": self.failed.queue_name,
+            "BEATLESS_STAGE": construct_id,
+            **{
+                f"BEATLESS_{spec['suffix'].upper()}_TABLE": self.tables[spec["suffix"]].table_name
+                for spec in table_specs()
+            },
+        }
+        self.chalice = Chalice(
+            self, "App", source_dir=str(ROOT), stage_config=self._stage_config(environment)
+        )
+        self.chalice.get_resource("Worker").add_property_override("FunctionName", worker_name)
+        for queue, function in QUEUE_FUNCTIONS.items():
+            handler = self.chalice.get_resource(function)
+            handler.add_override(
+                f"Properties.Events.{function}SqsEventSource.Properties.FunctionResponseTypes",
+                ["ReportBatchItemFailures"],
+            )
+            # The event source names its queue by ARN: create the queue first.
+            handler.add_resource_dependency(self.queues[queue].node.default_child)  # type: ignore[arg-type]
+        self._grant()
+        self._alarms()
+        self._outputs()
+
+    @staticmethod
+    def _colon() -> Any:
+        from aws_cdk import ArnFormat
+
+        return ArnFormat.COLON_RESOURCE_NAME
+
+    def _create_tables(self) -> dict[str, dynamodb.Table]:
+        tables = {}
+        for spec in table_specs():
+            keys = spec["keys"]
+            table = dynamodb.Table(
+                self,
+                f"{spec['suffix'].capitalize()}Table",
+                table_name=f"{PREFIX}-{spec['suffix']}",
+                partition_key=dynamodb.Attribute(
+                    name=keys["HASH"], type=_KEY_TYPES[spec["types"][keys["HASH"]]]
+                ),
+                sort_key=dynamodb.Attribute(
+                    name=keys["RANGE"], type=_KEY_TYPES[spec["types"][keys["RANGE"]]]
+                )
+                if "RANGE" in keys
+                else None,
+                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=True
+                ),
+                encryption=dynamodb.TableEncryption.AWS_MANAGED,
+                time_to_live_attribute=spec["ttl"],
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            for index in spec["indexes"]:
+                ikeys = index["keys"]
+                table.add_global_secondary_index(
+                    index_name=index["name"],
+                    partition_key=dynamodb.Attribute(
+                        name=ikeys["HASH"], type=_KEY_TYPES[spec["types"][ikeys["HASH"]]]
+                    ),
+                    sort_key=dynamodb.Attribute(
+                        name=ikeys["RANGE"], type=_KEY_TYPES[spec["types"][ikeys["RANGE"]]]
+                    )
+                    if "RANGE" in ikeys
+                    else None,
+                    projection_type=dynamodb.ProjectionType.ALL,
+                )
+            tables[spec["suffix"]] = table
+        return tables
+
+    def _create_queues(self) -> tuple[dict[str, sqs.Queue], dict[str, sqs.Queue]]:
+        queues, dead_letters = {}, {}
+        for name in QUEUES:
+            dlq = sqs.Queue(
+                self,
+                f"{name.capitalize()}DeadLetters",
+                queue_name=f"{PREFIX}-{name}-dlq",
+                retention_period=Duration.days(14),
+                enforce_ssl=True,
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+            )
+            queues[name] = sqs.Queue(
+                self,
+                f"{name.capitalize()}Queue",
+                queue_name=f"{PREFIX}-{name}",
+                visibility_timeout=Duration.seconds(960),
+                enforce_ssl=True,
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=dlq),
+            )
+            dead_letters[name] = dlq
+        return queues, dead_letters
+
+    @staticmethod
+    def _stage_config(environment: dict[str, Any]) -> dict[str, Any]:
+        functions = {
+            name: {
+                "iam_policy_file": "policy-worker.json",
+                "lambda_timeout": 900,
+                "lambda_memory_size": 512,
+            }
+            for name in (
+                "worker",
+                "queue_high",
+                "queue_default",
+                "queue_low",
+                "reaper",
+                "reconciler",
+            )
+        }
+        return {
+            "api_gateway_stage": "api",
+            "iam_policy_file": "policy-api.json",
+            "environment_variables": environment,
+            "lambda_functions": functions,
+        }
+
+    def _grant(self) -> None:
+        """Scope each function's access to this stack's resources (on top of the name-scoped
+        policy files): tables, queues, the group's schedules, passing the scheduler role."""
+        for function in (API_FUNCTION, *WORKER_FUNCTIONS):
+            role = self.chalice.get_role(
+                "ApiHandlerRole" if function == API_FUNCTION else f"{function}Role"
+            )
+            for table in self.tables.values():
+                table.grant_read_write_data(role)
+            for queue in (*self.queues.values(), self.failed):
+                queue.grant_send_messages(role)
+            self.scheduler_role.grant_pass_role(role)
+        for queue, function in QUEUE_FUNCTIONS.items():
+            self.queues[queue].grant_consume_messages(self.chalice.get_role(f"{function}Role"))
+
+    def _alarms(self) -> None:
+        for name, queue in {
+            **self.dead_letters,
+            "failed": self.failed,
+            "scheduler": self.scheduler_dlq,
+        }.items():
+            cloudwatch.Alarm(
+                self,
+                f"{name.capitalize()}DeadLetterAlarm",
+                metric=queue.metric_approximate_number_of_messages_visible(
+                    period=Duration.minutes(5)
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                alarm_description=f"messages are waiting in {queue.queue_name}",
+            )
+        for function in ("Worker", "QueueHigh", "QueueDefault", "QueueLow"):
+            cloudwatch.Alarm(
+                self,
+                f"{function}ErrorsAlarm",
+                metric=cloudwatch.Metric(
+                    namespace="AWS/Lambda",
+                    metric_name="Errors",
+                    dimensions_map={"FunctionName": self.chalice.get_resource(function).ref},
+                    period=Duration.minutes(5),
+                    statistic="Sum",
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                alarm_description=f"the {function} function reports errors",
+            )
+
+    def _outputs(self) -> None:
+        CfnOutput(self, "ApiUrl", value=self.chalice.sam_template.get_output("EndpointURL").value)
+        CfnOutput(self, "ScheduleGroupName", value=PREFIX)
+        CfnOutput(self, "WorkerFunction", value=f"{PREFIX}-{self.stack_name}-worker")
+        for suffix, table in self.tables.items():
+            CfnOutput(self, f"{suffix.capitalize()}TableName", value=table.table_name)

@@ -1,0 +1,163 @@
+"""The CDK stack, synthesized offline: resources, least privilege, models vs tables, cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.storage.models import ALL_MODELS
+
+pytestmark = pytest.mark.slow  # a synth takes a few seconds (node + chalice package)
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    out = tmp_path_factory.mktemp("cdk")
+    done = subprocess.run(
+        [sys.executable, "-c", f"from infra.app import build; build(outdir={str(out)!r}).synth()"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/local/bin:/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads((out / "dev.template.json").read_text())
+
+
+def keys(schema: list[dict[str, str]]) -> set[tuple[str, str]]:
+    return {(k["AttributeName"], k["KeyType"]) for k in schema}
+
+
+def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def test_tables_match_the_pynamodb_models_exactly(template):
+    tables = {
+        r["Properties"]["TableName"]: r["Properties"]
+        for r in of_type(template, "AWS::DynamoDB::Table").values()
+    }
+    assert set(tables) == {model.Meta.table_name for model in ALL_MODELS}
+    for model in ALL_MODELS:
+        schema = model._get_schema()
+        table = tables[model.Meta.table_name]
+        assert keys(table["KeySchema"]) == keys(schema["key_schema"])
+        indexes = {
+            i["IndexName"]: keys(i["KeySchema"]) for i in table.get("GlobalSecondaryIndexes", [])
+        }
+        assert indexes == {
+            i["index_name"]: keys(i["key_schema"])
+            for i in schema.get("global_secondary_indexes", [])
+        }
+        ttl = [n for n, a in model.get_attributes().items() if type(a).__name__ == "TTLAttribute"]
+        if ttl:
+            assert table["TimeToLiveSpecification"] == {"AttributeName": ttl[0], "Enabled": True}
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        assert table["SSESpecification"] == {"SSEEnabled": True}
+
+
+def test_queues_have_dead_letter_queues_and_partial_batch_responses(template):
+    queues = {
+        q["Properties"]["QueueName"]: q["Properties"]
+        for q in of_type(template, "AWS::SQS::Queue").values()
+    }
+    for name in ("high", "default", "low"):
+        props = queues[f"beatless-{name}"]
+        assert props["RedrivePolicy"]["maxReceiveCount"] == 5
+        assert f"beatless-{name}-dlq" in queues
+    assert {"beatless-failed", "beatless-scheduler-dlq"} <= set(queues)
+    functions = of_type(template, "AWS::Serverless::Function")
+    for name in ("QueueHigh", "QueueDefault", "QueueLow"):
+        (event,) = functions[name]["Properties"]["Events"].values()
+        assert event["Type"] == "SQS"
+        assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_the_scheduler_role_may_invoke_the_worker_and_nothing_else(template):
+    groups = of_type(template, "AWS::Scheduler::ScheduleGroup")
+    assert [g["Properties"]["Name"] for g in groups.values()] == ["beatless"]
+    roles = of_type(template, "AWS::IAM::Role")
+    (role_id,) = [
+        k
+        for k, r in roles.items()
+        if r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"].get("Service")
+        == "scheduler.amazonaws.com"
+    ]
+    policies = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in of_type(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    statements = [s for group in policies for s in group]
+    actions = sorted(str(s["Action"]) for s in statements)
+    assert actions == ["lambda:InvokeFunction", "sqs:SendMessage"]
+    invoke = next(s for s in statements if s["Action"] == "lambda:InvokeFunction")
+    assert "function:beatless-dev-worker" in json.dumps(invoke["Resource"])
+    worker = of_type(template, "AWS::Serverless::Function")["Worker"]["Properties"]
+    assert worker["FunctionName"] == "beatless-dev-worker"
+
+
+def test_no_policy_grants_every_action(template):
+    for policy in of_type(template, "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            assert "*" not in actions
+            assert not any(a.endswith(":*") for a in actions), actions
+
+
+def test_functions_get_every_setting_they_read(template):
+    functions = of_type(template, "AWS::Serverless::Function")
+    for name in ("APIHandler", "Worker", "QueueHigh", "Reaper", "Reconciler"):
+        variables = functions[name]["Properties"]["Environment"]["Variables"]
+        assert {
+            "BEATLESS_SCHEDULE_GROUP",
+            "BEATLESS_WORKER_ARN",
+            "BEATLESS_SCHEDULER_ROLE_ARN",
+            "BEATLESS_SCHEDULER_DLQ_ARN",
+            "BEATLESS_QUEUE_PREFIX",
+            "BEATLESS_FAILED_QUEUE",
+            "BEATLESS_JOBS_TABLE",
+            "BEATLESS_NAMES_TABLE",
+            "BEATLESS_RUNS_TABLE",
+            "BEATLESS_MESSAGES_TABLE",
+            "BEATLESS_KEYS_TABLE",
+        } <= set(variables), name
+
+
+def test_alarms_and_outputs(template):
+    alarms = of_type(template, "AWS::CloudWatch::Alarm")
+    metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
+    assert metrics.count("ApproximateNumberOfMessagesVisible") == 5
+    assert metrics.count("Errors") == 4
+    assert {
+        "ApiUrl",
+        "ScheduleGroupName",
+        "JobsTableName",
+        "RunsTableName",
+        "WorkerFunction",
+    } <= set(template["Outputs"])
+
+
+def test_cfn_lint_finds_no_error(template, tmp_path):
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template))
+    done = subprocess.run(
+        [sys.executable, "-m", "cfnlint", "--format", "parseable", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors = [line for line in done.stdout.splitlines() if ":E" in line]
+    assert errors == [], done.stdout
