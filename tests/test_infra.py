@@ -161,3 +161,31 @@ def test_cfn_lint_finds_no_error(template, tmp_path):
     )
     errors = [line for line in done.stdout.splitlines() if ":E" in line]
     assert errors == [], done.stdout
+
+
+def test_core_resources_through_cdk_assertions(template):
+    from aws_cdk.assertions import Match, Template
+
+    synthesized = Template.from_json(template)
+    synthesized.resource_count_is("AWS::DynamoDB::Table", len(ALL_MODELS))
+    synthesized.resource_count_is("AWS::SQS::Queue", 8)
+    synthesized.resource_count_is("AWS::Scheduler::ScheduleGroup", 1)
+    synthesized.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableName": "beatless-runs",
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+        },
+    )
+    synthesized.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": Match.object_like(
+                {
+                    "Statement": [
+                        Match.object_like({"Principal": {"Service": "scheduler.amazonaws.com"}})
+                    ]
+                }
+            )
+        },
+    )
