@@ -7,11 +7,12 @@ import signal
 import socket
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 import pytest
 
-from chalicelib.local.launch import ROOT
+from chalicelib.local.launch import LOCAL_KEY, ROOT
 from tests.stack import call
 
 
@@ -50,6 +51,21 @@ def test_make_run_serves_the_api_against_emulated_aws_and_stops_cleanly(stack):
     assert call(port, "GET", "/v1/jobs", key=key) == (200, {"items": [], "cursor": None})
     assert call(port, "GET", f"/v1/jobs/{job['id']}", key=key)[0] == 404
     assert call(port, "GET", "/v1/jobs", key=None)[0] == 401
+
+    # Concurrent requests never see each other's body or key (Chalice keeps the current request
+    # on the app object; the local server serialises requests as Lambda would).
+    def create(i: int) -> tuple[int, dict]:
+        body = {"name": f"concurrent-{i}", "task": "echo", "schedule": "@daily"}
+        return call(port, "POST", "/v1/jobs", body, key=key if i % 2 else LOCAL_KEY)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(create, range(16)))
+    assert [status for status, _ in answers] == [201] * 16
+    assert sorted(body["name"] for _, body in answers) == sorted(
+        f"concurrent-{i}" for i in range(16)
+    )
+    t2_names = {j["name"] for j in call(port, "GET", "/v1/jobs?limit=100", key=key)[1]["items"]}
+    assert t2_names == {f"concurrent-{i}" for i in range(1, 16, 2)}
 
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0

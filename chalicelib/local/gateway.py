@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from chalice.local import ForbiddenError, LocalGateway, LocalGatewayException
@@ -27,10 +28,17 @@ def not_found_body(path: str) -> bytes:
     ).encode()
 
 
+#: Chalice keeps the request being handled on the app object (``app.current_request``), which
+#: is right in Lambda (one request per container at a time) and wrong for a threaded server:
+#: two requests at once would read each other's body and principal. One at a time, then.
+_ONE_REQUEST_AT_A_TIME = threading.Lock()
+
+
 class BeatlessLocalGateway(LocalGateway):
     def handle_request(self, method: str, path: str, headers: Any, body: Any) -> Any:
         try:
-            return super().handle_request(method, path, headers, body)
+            with _ONE_REQUEST_AT_A_TIME:
+                return super().handle_request(method, path, headers, body)
         except ForbiddenError as error:
             if b"Missing Authentication Token" not in (
                 error.body or b""
