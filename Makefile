@@ -7,13 +7,14 @@ PORT ?= 8000
 MOTO_PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint format synth clean
+.PHONY: help venv run test lint format synth bench clean
 
 help:
 	@echo "make run    serve the API on 127.0.0.1:$(PORT) against moto on 127.0.0.1:$(MOTO_PORT)"
 	@echo "make test   lint, then run the whole test suite"
 	@echo "make format format the code with ruff"
 	@echo "make synth  write the CloudFormation template to cdk.out/ (offline)"
+	@echo "make bench  print the benchmarks and write docs/performance.md (QUICK=1: small sizes)"
 
 venv: $(STAMP)
 
@@ -37,6 +38,9 @@ synth: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(BIN)/python infra/app.py
 	$(BIN)/cfn-lint cdk.out/*.template.json
 	@echo "template: $$(ls cdk.out/*.template.json)"
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

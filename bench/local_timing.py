@@ -1,0 +1,91 @@
+"""Local runtime timing under `make run`'s stack: firing error (p50, p99, max) and the time to
+record every run, for many jobs due in the same second and for due times spread over a window;
+the second scenario's error is the SQS path's due-time error."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from chalicelib.local.launch import call, launched
+
+
+def _when(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def _scenario(port: int, label: str, due: list[datetime], wait: float) -> str:
+    def create(i_when: tuple[int, datetime]) -> str:
+        i, when = i_when
+        body = {
+            "name": f"{label}-{i}",
+            "task": "echo",
+            "due_time": when.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        }
+        status, job = call(port, "POST", "/v1/jobs", body)
+        assert status == 201, job
+        return job["id"]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        ids = list(pool.map(create, enumerate(due)))
+    deadline = max(due) + timedelta(seconds=wait)
+    runs: dict[str, dict] = {}
+    while datetime.now(UTC) < deadline and len(runs) < len(ids):
+        time.sleep(1)
+        cursor = None
+        while True:
+            query = "/v1/tasks?status=SUCCEEDED&limit=100" + (f"&cursor={cursor}" if cursor else "")
+            _, page = call(port, "GET", query)
+            for run in page["items"]:
+                if run["job_id"] in ids:
+                    runs[run["job_id"]] = run
+            cursor = page["cursor"]
+            if not cursor:
+                break
+    errors = [
+        (_when(r["started_at"]) - _when(r["scheduled_time"])).total_seconds() for r in runs.values()
+    ]
+    recorded = max(_when(r["ended_at"]) for r in runs.values()) - min(due) if runs else None
+    return (
+        f"| {label} | {len(runs)}/{len(ids)} | {statistics.median(errors) * 1000:+.0f} ms "
+        f"| {_percentile(errors, 0.99) * 1000:+.0f} ms | {max(errors) * 1000:+.0f} ms "
+        f"| {recorded.total_seconds():.1f} s |"
+    )
+
+
+def run(same_second: int = 1000, spread: int = 200, window: int = 60) -> list[str]:
+    rows = [
+        "| scenario | runs recorded | error p50 | p99 | max | all recorded after the first due |",
+        "|---|---|---|---|---|---|",
+    ]
+    with tempfile.TemporaryFile("w") as output, launched(output) as stack:
+        lead = 10 + same_second // 40  # time to create them all before they are due
+        t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=lead)
+        rows.append(
+            _scenario(
+                stack.port, f"{same_second} jobs due in the same second", [t0] * same_second, 60
+            )
+        )
+        start = datetime.now(UTC) + timedelta(seconds=10 + spread // 40)
+        due = [start + timedelta(seconds=window * i / spread) for i in range(spread)]
+        rows.append(
+            _scenario(stack.port, f"{spread} due times over {window} s (SQS path)", due, 30)
+        )
+    return rows
+
+
+if __name__ == "__main__":
+    quick = "--quick" in sys.argv
+    print("\n".join(run(50, 20, 10) if quick else run()))
