@@ -43,6 +43,7 @@ SECTIONS = [
 
 def main() -> int:
     quick = "--quick" in sys.argv
+    only = {int(a) for a in sys.argv[1:] if a.isdigit()}  # e.g. `run.py 6`: that section only
     lines = [
         "# Performance",
         "",
@@ -53,7 +54,9 @@ def main() -> int:
         "",
     ]
     failed = 0
-    for title, script, quick_args, full_args in SECTIONS:
+    for number, (title, script, quick_args, full_args) in enumerate(SECTIONS, 1):
+        if only and number not in only:
+            continue
         started = time.monotonic()
         done = subprocess.run(
             [sys.executable, str(ROOT / "bench" / script), *(quick_args if quick else full_args)],
@@ -71,7 +74,7 @@ def main() -> int:
             lines += [*rows, "", f"({time.monotonic() - started:.0f} s)", ""]
         print(f"## {title}", *(rows or lines[-2:-1]), "", sep="\n", flush=True)
     report = "\n".join(lines)
-    if not quick and not failed:
+    if not quick and not failed and not only:
         (ROOT / "docs" / "performance.md").write_text(report)
     return 1 if failed else 0
 

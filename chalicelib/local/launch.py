@@ -33,7 +33,12 @@ LOCAL_KEY = "bl_local-stack-admin-key"
 
 
 def call(
-    port: int, method: str, path: str, body: Any = None, key: str | None = LOCAL_KEY
+    port: int,
+    method: str,
+    path: str,
+    body: Any = None,
+    key: str | None = LOCAL_KEY,
+    timeout: float = 10,
 ) -> tuple[int, Any]:
     """One HTTP request to the local API; returns (status, decoded JSON body or None)."""
     data = json.dumps(body).encode() if body is not None else None
@@ -44,7 +49,7 @@ def call(
         f"http://127.0.0.1:{port}{path}", data=data, method=method, headers=headers
     )
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             raw = response.read()
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as error:
