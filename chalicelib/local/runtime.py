@@ -58,7 +58,7 @@ def serve(host: str, port: int) -> Any:
     from http.server import BaseHTTPRequestHandler
 
     from chalice.config import Config
-    from chalice.local import ChaliceRequestHandler, LocalDevServer
+    from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
     from app import app
     from chalicelib.local.gateway import BeatlessLocalGateway
@@ -77,7 +77,10 @@ def serve(host: str, port: int) -> Any:
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)
 
-    return LocalDevServer(app, config, host, port, handler_cls=Handler)
+    class Server(ThreadedHTTPServer):
+        request_queue_size = 128  # the default 5 resets connections under concurrent clients
+
+    return LocalDevServer(app, config, host, port, handler_cls=Handler, server_cls=Server)
 
 
 def start_standins(stop: threading.Event) -> list[threading.Thread]:
