@@ -66,6 +66,16 @@ def table_specs() -> list[dict[str, Any]]:
     return specs
 
 
+def _key_attributes(keys: dict[str, str], types: dict[str, str]) -> dict[str, Any]:
+    """partition_key and sort_key of a table or an index, from a PynamoDB key schema."""
+
+    def attribute(name: str) -> dynamodb.Attribute:
+        return dynamodb.Attribute(name=name, type=_KEY_TYPES[types[name]])
+
+    sort = attribute(keys["RANGE"]) if "RANGE" in keys else None
+    return {"partition_key": attribute(keys["HASH"]), "sort_key": sort}
+
+
 class BeatlessStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -152,14 +162,7 @@ class BeatlessStack(Stack):
                 self,
                 f"{spec['suffix'].capitalize()}Table",
                 table_name=f"{PREFIX}-{spec['suffix']}",
-                partition_key=dynamodb.Attribute(
-                    name=keys["HASH"], type=_KEY_TYPES[spec["types"][keys["HASH"]]]
-                ),
-                sort_key=dynamodb.Attribute(
-                    name=keys["RANGE"], type=_KEY_TYPES[spec["types"][keys["RANGE"]]]
-                )
-                if "RANGE" in keys
-                else None,
+                **_key_attributes(keys, spec["types"]),
                 billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
                 point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                     point_in_time_recovery_enabled=True
@@ -169,17 +172,9 @@ class BeatlessStack(Stack):
                 removal_policy=RemovalPolicy.RETAIN,
             )
             for index in spec["indexes"]:
-                ikeys = index["keys"]
                 table.add_global_secondary_index(
                     index_name=index["name"],
-                    partition_key=dynamodb.Attribute(
-                        name=ikeys["HASH"], type=_KEY_TYPES[spec["types"][ikeys["HASH"]]]
-                    ),
-                    sort_key=dynamodb.Attribute(
-                        name=ikeys["RANGE"], type=_KEY_TYPES[spec["types"][ikeys["RANGE"]]]
-                    )
-                    if "RANGE" in ikeys
-                    else None,
+                    **_key_attributes(index["keys"], spec["types"]),
                     projection_type=dynamodb.ProjectionType.ALL,
                 )
             tables[spec["suffix"]] = table
