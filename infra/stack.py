@@ -144,6 +144,7 @@ class BeatlessStack(Stack):
             )
             # The event source names its queue by ARN: create the queue first.
             handler.add_resource_dependency(self.queues[queue].node.default_child)  # type: ignore[arg-type]
+        self._not_found_as_json()
         self._grant()
         self._alarms()
         self._outputs()
@@ -226,6 +227,23 @@ class BeatlessStack(Stack):
             "environment_variables": environment,
             "lambda_functions": functions,
         }
+
+    def _not_found_as_json(self) -> None:
+        """API Gateway answers a path no route matches with 403 "Missing Authentication Token";
+        answer the same JSON 404 that make run and the tests give."""
+        body = (
+            '{"error": {"code": "not_found", "message": "no route for $context.path", '
+            '"details": {}}}'
+        )
+        self.chalice.get_resource("RestAPI").add_override(
+            "Properties.DefinitionBody.x-amazon-apigateway-gateway-responses",
+            {
+                "MISSING_AUTHENTICATION_TOKEN": {
+                    "statusCode": 404,
+                    "responseTemplates": {"application/json": body},
+                }
+            },
+        )
 
     def _grant(self) -> None:
         """Scope each function's access to this stack's resources (on top of the name-scoped

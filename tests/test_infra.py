@@ -189,3 +189,13 @@ def test_core_resources_through_cdk_assertions(template):
             )
         },
     )
+
+
+def test_an_unknown_route_is_a_json_404_on_api_gateway_too(template):
+    api = of_type(template, "AWS::Serverless::Api")["RestAPI"]["Properties"]["DefinitionBody"]
+    response = api["x-amazon-apigateway-gateway-responses"]["MISSING_AUTHENTICATION_TOKEN"]
+    assert response["statusCode"] == 404
+    body = json.loads(
+        response["responseTemplates"]["application/json"].replace("$context.path", "/x")
+    )
+    assert body["error"]["code"] == "not_found"
