@@ -51,7 +51,7 @@ class Firing:
         self, tenant: str, job_id: str, scheduled_time: datetime, schedule_name: str | None
     ) -> RunModel | None:
         """An EventBridge fire: run it, or (second precision) hand the next fires to SQS."""
-        job = _load(tenant, job_id)
+        job = load_job(tenant, job_id)
         if job is not None and self._plans(job, schedule_name):
             if job.enabled and not job.finished_at:
                 now = self._clock()
@@ -135,7 +135,7 @@ class Firing:
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return None  # a duplicate delivery: the first one owns the run
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-                fresh = _load(tenant, job_id)
+                fresh = load_job(tenant, job_id)
                 why = self._refusal(fresh, scheduled_time, exact) or "repeats used up"
                 if fresh is not None and why == "repeats used up":
                     self._jobs.finish(fresh)
@@ -198,12 +198,8 @@ class Firing:
         return run if put_new(run) else None
 
 
-def _load(tenant: str, job_id: str) -> JobModel | None:
+def load_job(tenant: str, job_id: str) -> JobModel | None:
     try:
         return JobModel.get(tenant, job_id, consistent_read=True)
     except DoesNotExist:
         return None
-
-
-def load_job(tenant: str, job_id: str) -> JobModel | None:
-    return _load(tenant, job_id)

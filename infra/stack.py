@@ -81,21 +81,9 @@ class BeatlessStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         self.tables = self._create_tables()
         self.queues, self.dead_letters = self._create_queues()
-        self.failed = sqs.Queue(
-            self,
-            "FailedRuns",
-            queue_name=f"{PREFIX}-failed",
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            retention_period=Duration.days(14),
-        )
-        self.scheduler_dlq = sqs.Queue(
-            self,
-            "SchedulerDeadLetters",
-            queue_name=f"{PREFIX}-scheduler-dlq",
-            enforce_ssl=True,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            retention_period=Duration.days(14),
+        self.failed = self._queue("FailedRuns", "failed", retention_period=Duration.days(14))
+        self.scheduler_dlq = self._queue(
+            "SchedulerDeadLetters", "scheduler-dlq", retention_period=Duration.days(14)
         )
         self.group = scheduler.CfnScheduleGroup(self, "ScheduleGroup", name=PREFIX)
         worker_name = f"{PREFIX}-{construct_id}-worker"
@@ -184,25 +172,28 @@ class BeatlessStack(Stack):
     def _create_queues(self) -> tuple[dict[str, sqs.Queue], dict[str, sqs.Queue]]:
         queues, dead_letters = {}, {}
         for name in QUEUES:
-            dlq = sqs.Queue(
-                self,
-                f"{name.capitalize()}DeadLetters",
-                queue_name=f"{PREFIX}-{name}-dlq",
-                retention_period=Duration.days(14),
-                enforce_ssl=True,
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
+            dlq = self._queue(
+                f"{name.capitalize()}DeadLetters", f"{name}-dlq", retention_period=Duration.days(14)
             )
-            queues[name] = sqs.Queue(
-                self,
+            queues[name] = self._queue(
                 f"{name.capitalize()}Queue",
-                queue_name=f"{PREFIX}-{name}",
+                name,
                 visibility_timeout=Duration.seconds(960),
-                enforce_ssl=True,
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
                 dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=5, queue=dlq),
             )
             dead_letters[name] = dlq
         return queues, dead_letters
+
+    def _queue(self, construct_id: str, name: str, **settings: Any) -> sqs.Queue:
+        """A queue named beatless-<name>, SSL-only and encrypted, like every queue here."""
+        return sqs.Queue(
+            self,
+            construct_id,
+            queue_name=f"{PREFIX}-{name}",
+            enforce_ssl=True,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            **settings,
+        )
 
     @staticmethod
     def _stage_config(environment: dict[str, Any]) -> dict[str, Any]:
