@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, RootModel
 
 from chalicelib import services
 from chalicelib.api.routing import QueryParam, parse_body, principal, query_value, route
@@ -43,6 +43,12 @@ PRIORITY_OF = {"high": "High", "default": "Default", "low": "Low"}
 LEVEL = {"DEBUG": 0, "INFO": 1, "WARNING": 2, "ERROR": 3}
 
 
+class AlteryxErrorOut(BaseModel):
+    """What ``alteryx_error`` answers."""
+
+    message: str
+
+
 def alteryx_error(error: BeatlessError) -> Response:
     return Response(status_code=error.status, body={"message": error.message})
 
@@ -72,6 +78,18 @@ class JobOut(BaseModel):
     runWithE2: bool
 
 
+class JobList(RootModel[list[JobOut]]):
+    pass
+
+
+class MessageList(RootModel[list[Message]]):
+    pass
+
+
+class CancelOut(BaseModel):
+    message: str
+
+
 class RunIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
     priority: Literal["Default", "Low", "Medium", "High", "Critical"] = "Default"
@@ -79,7 +97,16 @@ class RunIn(BaseModel):
 
 
 def _route(path: str, method: str, **kwargs: Any) -> Any:
-    return route(bp, path, method, face=FACE, prefix=PREFIX, render=alteryx_error, **kwargs)
+    return route(
+        bp,
+        path,
+        method,
+        face=FACE,
+        prefix=PREFIX,
+        render=alteryx_error,
+        error_model=AlteryxErrorOut,
+        **kwargs,
+    )
 
 
 def _messages(run: RunModel) -> list[dict[str, Any]]:
@@ -124,12 +151,18 @@ def get_job(job_id: str) -> dict[str, Any]:
     return job_out(run, include == "true")
 
 
-@_route("/jobs/{job_id}/messages", "GET", summary="A job's messages (admins)", access="admin")
+@_route(
+    "/jobs/{job_id}/messages",
+    "GET",
+    summary="A job's messages (admins)",
+    response=MessageList,
+    access="admin",
+)
 def job_messages(job_id: str) -> list[dict[str, Any]]:
     return _messages(services.run_service().get(principal(bp).tenant, job_id))
 
 
-@_route("/jobs/{job_id}", "DELETE", summary="Cancel a queued or running job")
+@_route("/jobs/{job_id}", "DELETE", summary="Cancel a queued or running job", response=CancelOut)
 def cancel_job(job_id: str) -> dict[str, str]:
     me = principal(bp)
     try:
@@ -147,7 +180,7 @@ def cancel_job(job_id: str) -> dict[str, str]:
     "/workflows/{workflow_id}/jobs",
     "GET",
     summary="A workflow's jobs, newest first",
-    response=None,
+    response=JobList,
 )
 def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
     tenant = principal(bp).tenant
@@ -156,7 +189,13 @@ def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
     return [job_out(run, include_messages=False) for run in page.items]
 
 
-@_route("/workflows/{workflow_id}/jobs", "POST", summary="Queue a job now", request=RunIn)
+@_route(
+    "/workflows/{workflow_id}/jobs",
+    "POST",
+    summary="Queue a job now",
+    request=RunIn,
+    response=JobOut,
+)
 def run_workflow(workflow_id: str) -> dict[str, Any]:
     me = principal(bp)
     body = parse_body(bp, RunIn)

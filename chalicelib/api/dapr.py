@@ -34,6 +34,13 @@ _ERROR_CODES = {
 }
 
 
+class DaprErrorOut(BaseModel):
+    """What ``dapr_error`` answers."""
+
+    errorCode: str
+    message: str
+
+
 def dapr_error(error: BeatlessError) -> Response:
     """Dapr's error body; a schedule Dapr cannot run either (422 natively) is its 400."""
     status = 400 if isinstance(error, Unprocessable) else error.status
@@ -167,7 +174,17 @@ def make_blueprint(prefix: str) -> Blueprint:
     bp = Blueprint(f"{__name__}{prefix}")
 
     def _route(method: str, **kwargs: Any) -> Any:
-        return route(bp, "/{name}", method, face=FACE, prefix=prefix, render=dapr_error, **kwargs)
+        return route(
+            bp,
+            "/{name}",
+            method,
+            face=FACE,
+            prefix=prefix,
+            render=dapr_error,
+            error_model=DaprErrorOut,
+            errors=(400, 404, 409, 413, 503),  # a schedule Dapr cannot run (422) is its 400
+            **kwargs,
+        )
 
     @_route("POST", summary="Schedule a job", request=DaprJobIn, status=204)
     def schedule_job(name: str) -> Response:

@@ -1,4 +1,4 @@
-"""Routes that describe the API itself."""
+"""Routes that describe the API itself: one OpenAPI 3.1 document per face, under ``/openapi/``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,29 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.api.openapi import document
+from chalicelib.api.openapi import FACES, document
+from chalicelib.api.routing import native_error
+from chalicelib.errors import NotFound
 
 bp = Blueprint(__name__)
 
 
+@bp.route("/openapi", methods=["GET"])
+def openapi_index() -> dict[str, Any]:
+    """Where each face's document is."""
+    return {"faces": {face: f"/openapi/{face}.json" for face in FACES}}
+
+
+@bp.route("/openapi/{name}", methods=["GET"])
+def openapi_face(name: str) -> Any:
+    """``/openapi/<face>.json``: the document of one face."""
+    face = name.removesuffix(".json")
+    if face not in FACES:
+        return native_error(NotFound(f"no face {face!r}; the faces are {', '.join(FACES)}"))
+    return document(face)
+
+
 @bp.route("/openapi.json", methods=["GET"])
 def openapi_json() -> dict[str, Any]:
-    """The native API's OpenAPI 3.1 document."""
+    """The native API's document (kept from before the per-face documents)."""
     return document("native")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 NAME_PATTERN = r"^[^\x00-\x1f\x7f/\\#?]+$"
 #: Fields a GET returns that a PUT or PATCH may carry back unchanged; they are ignored.
@@ -27,20 +34,31 @@ READ_ONLY = frozenset(
 )
 
 
+def _integral(value: Any) -> Any:
+    """JSON Schema's integer includes 5.0: take it as 5 (strict models refuse floats otherwise)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+#: An integer field of a strict model: 5 and 5.0, never "5" or true.
+Int = Annotated[int, BeforeValidator(_integral)]
+
+
 class Crontab(BaseModel):
     """Celery crontab; a missing field means ``*``. Day fields are AND-ed, Sunday = 0."""
 
-    model_config = ConfigDict(extra="forbid")
-    minute: str | int | None = None
-    hour: str | int | None = None
-    day_of_week: str | int | None = None
-    day_of_month: str | int | None = None
-    month_of_year: str | int | None = None
+    model_config = ConfigDict(extra="forbid", strict=True)
+    minute: str | Int | None = None
+    hour: str | Int | None = None
+    day_of_week: str | Int | None = None
+    day_of_month: str | Int | None = None
+    month_of_year: str | Int | None = None
 
 
 class Interval(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    every: int = Field(ge=1)
+    every: Int = Field(ge=1)
     period: Literal["days", "hours", "minutes", "seconds"]
 
 
@@ -48,7 +66,7 @@ class RetryPolicy(BaseModel):
     """Attempts and exponential backoff (through SQS delays, so at most 900 s apart)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    max_attempts: int = Field(1, ge=1, le=20)
+    max_attempts: Int = Field(1, ge=1, le=20)
     initial_seconds: float = Field(1.0, ge=0, le=900)
     multiplier: float = Field(2.0, ge=1, le=10)
     max_seconds: float = Field(900.0, ge=1, le=900)
@@ -73,7 +91,7 @@ class ScheduleFields(BaseModel):
     start_at: str | None = Field(None, max_length=64, description="RFC 3339")
     end_at: str | None = Field(None, max_length=64, description="RFC 3339")
     ttl: str | None = Field(None, max_length=64, description="duration or RFC 3339; ends the job")
-    repeats: int | None = Field(None, ge=1, description="maximum number of runs")
+    repeats: Int | None = Field(None, ge=1, description="maximum number of runs")
 
     def schedule_values(self) -> dict[str, Any]:
         return self.model_dump(
@@ -94,8 +112,8 @@ class JobIn(ScheduleFields):
     queue: Literal["high", "default", "low"] | None = None
     overlap: Literal["allow", "skip"] = "allow"
     retry: RetryPolicy | None = None
-    timeout_seconds: int = Field(300, ge=1, le=900, description="a run's time limit")
-    version: int | None = Field(None, description="optimistic lock: the version you read")
+    timeout_seconds: Int = Field(300, ge=1, le=900, description="a run's time limit")
+    version: Int | None = Field(None, description="optimistic lock: the version you read")
 
     @model_validator(mode="before")
     @classmethod
@@ -120,11 +138,18 @@ class JobIn(ScheduleFields):
         }
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
 class JobPatch(JobIn):
     """PATCH: every field optional; only the fields sent change (null clears a field)."""
 
-    name: str | None = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)  # type: ignore[assignment]
-    task: str | None = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
+    # Optional, but never null: the schema says string (no default), the validator says why.
+    name: str = Field(  # type: ignore[assignment]
+        None, min_length=1, max_length=200, pattern=NAME_PATTERN, json_schema_extra=_no_default
+    )
+    task: str = Field(None, min_length=1, max_length=200, json_schema_extra=_no_default)  # type: ignore[assignment]
 
     @field_validator(
         "name",
@@ -153,7 +178,7 @@ class JobPatch(JobIn):
 
 
 class PreviewIn(ScheduleFields):
-    count: int = Field(5, ge=1, le=100)
+    count: Int = Field(5, ge=1, le=100)
 
 
 class PreviewOut(BaseModel):
@@ -252,10 +277,10 @@ class TaskIn(BaseModel):
     kwargs: dict[str, Any] = Field(default_factory=dict)
     data: Any = None
     queue: Literal["high", "default", "low"] | None = None
-    delay_seconds: int | None = Field(None, ge=0, le=900)
+    delay_seconds: Int | None = Field(None, ge=0, le=900)
     run_at: str | None = Field(None, max_length=64, description="RFC 3339, at most 7 days ahead")
     retry: RetryPolicy | None = None
-    timeout_seconds: int = Field(300, ge=1, le=900)
+    timeout_seconds: Int = Field(300, ge=1, le=900)
 
 
 class StepOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from chalicelib.api import models
 from chalicelib.api.routing import ROUTES, RouteDoc
@@ -14,15 +14,26 @@ from chalicelib.settings import get_settings
 _PATH_PARAM = re.compile(r"{(\w+)}")
 _ERROR_TEXT = {
     400: "Invalid request: the body names the field and the rule",
+    401: "No key, or an unknown or revoked one",
+    403: "The key is not an admin key",
     404: "No such resource",
     409: "Conflict: duplicate name or stale version",
+    412: "A required header is missing",
+    413: "The body, or one of its payload fields, is too large",
     422: "Valid, but with no EventBridge Scheduler equivalent",
     503: "AWS unavailable; nothing was changed, retry after Retry-After seconds",
+}
+#: Every face, in the order ``/openapi`` lists them.
+FACES = ("native", "udata", "dapr", "alteryx", "vitam")
+_SCHEMES: dict[str, dict[str, Any]] = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
+    "vitamKey": {"type": "apiKey", "in": "header", "name": "X-Vitam-Key"},
 }
 
 
 def document(face: str = "native") -> dict[str, Any]:
-    """The OpenAPI 3.1 document of one face."""
+    """The OpenAPI 3.1 document of one face, from the routes registered for it."""
     schemas: dict[str, Any] = {}
 
     def ref(model: type[BaseModel], mode: str) -> dict[str, str]:
@@ -32,8 +43,12 @@ def document(face: str = "native") -> dict[str, Any]:
         return {"$ref": f"#/components/schemas/{model.__name__}"}
 
     paths: dict[str, dict[str, Any]] = {}
-    for doc in (r for r in ROUTES if r.face == face):
-        paths.setdefault(doc.path, {})[doc.method.lower()] = _operation(doc, ref)
+    routes = [r for r in ROUTES if r.face == face]
+    for doc in routes:
+        operation = _operation(doc, ref)
+        if links := _links(doc, routes):
+            operation["responses"][str(doc.status)]["links"] = links
+        paths.setdefault(doc.path, {})[doc.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -42,7 +57,8 @@ def document(face: str = "native") -> dict[str, Any]:
             "description": "Scheduled jobs and asynchronous tasks on AWS.",
         },
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": _SCHEMES},
+        "security": [{name: []} for name in _SCHEMES],
     }
 
 
@@ -52,7 +68,7 @@ def _operation(doc: RouteDoc, ref: Any) -> dict[str, Any]:
         for name in _PATH_PARAM.findall(doc.path)
     ]
     params += [
-        {"name": q.name, "in": "query", "required": False, "schema": q.schema}
+        {"name": q.name, "in": q.location, "required": q.required, "schema": q.schema}
         | ({"description": q.description} if q.description else {})
         for q in doc.query
     ]
@@ -60,17 +76,10 @@ def _operation(doc: RouteDoc, ref: Any) -> dict[str, Any]:
     if doc.response is not None:
         success["content"] = {"application/json": {"schema": ref(doc.response, "serialization")}}
     responses: dict[str, Any] = {str(doc.status): success}
-    error_schema = ref(models.ErrorOut, "serialization")
-    for code in doc.errors:
-        if code == 404 and "{" not in doc.path:
-            continue
+    error_schema = ref(doc.error_model or models.ErrorOut, "serialization")
+    for code in sorted(_error_codes(doc)):
         responses[str(code)] = {
             "description": _ERROR_TEXT[code],
-            "content": {"application/json": {"schema": error_schema}},
-        }
-    if doc.request is not None:
-        responses["422"] = {
-            "description": _ERROR_TEXT[422],
             "content": {"application/json": {"schema": error_schema}},
         }
     operation: dict[str, Any] = {
@@ -78,14 +87,71 @@ def _operation(doc: RouteDoc, ref: Any) -> dict[str, Any]:
         "operationId": _operation_id(doc),
         "responses": responses,
     }
+    if doc.access == "public":
+        operation["security"] = []
     if params:
         operation["parameters"] = params
     if doc.request is not None:
         operation["requestBody"] = {
-            "required": True,
+            "required": not _accepts_empty(doc.request),  # an empty body is parsed as {}
             "content": {"application/json": {"schema": ref(doc.request, "validation")}},
         }
     return operation
+
+
+def _links(doc: RouteDoc, routes: list[RouteDoc]) -> dict[str, Any]:
+    """OpenAPI links from an operation that creates something to the ones that address it, so a
+    client (or a stateful fuzzer) can follow an id from one answer into the next request.
+
+    ``POST .../jobs`` answering an ``id`` links to every ``.../jobs/{param}...`` of the face; an
+    operation on ``/{name}`` links to the others on the same path (the name is the id, as in Dapr).
+    """
+    if doc.method != "POST" or not 200 <= doc.status < 300:
+        return {}
+    links: dict[str, Any] = {}
+    literal = [s for s in doc.path.split("/") if s and not s.startswith("{")]
+    creates = doc.response is not None and "id" in doc.response.model_fields and literal
+    for other in routes:
+        if other is doc:
+            continue
+        if other.path == doc.path:
+            names = _PATH_PARAM.findall(doc.path)
+            parameters = {name: f"$request.path.{name}" for name in names}
+        elif creates:
+            match = re.match(rf"^(.*)/{re.escape(literal[-1])}/{{(\w+)}}(/.*)?$", other.path)
+            if not match or not doc.path.startswith(match.group(1) + "/"):
+                continue
+            parameters = {match.group(2): "$response.body#/id"}
+        else:
+            continue
+        if parameters and set(parameters) == set(_PATH_PARAM.findall(other.path)):
+            links[_operation_id(other)] = {
+                "operationId": _operation_id(other),
+                "parameters": parameters,
+            }
+    return links
+
+
+def _accepts_empty(model: type[BaseModel]) -> bool:
+    try:
+        model.model_validate({})
+    except ValidationError:
+        return False
+    return True
+
+
+def _error_codes(doc: RouteDoc) -> set[int]:
+    """The error statuses an operation can answer: its face's, narrowed by what it takes."""
+    codes = set(doc.errors)
+    if "{" not in doc.path:
+        codes.discard(404)
+    if doc.request is None:
+        codes -= {413, 422}
+    if doc.access != "public":
+        codes.add(401)
+    if doc.access == "admin":
+        codes.add(403)
+    return codes
 
 
 def _operation_id(doc: RouteDoc) -> str:

@@ -33,9 +33,13 @@ ErrorRenderer = Callable[[BeatlessError], Response]
 
 @dataclass(frozen=True)
 class QueryParam:
+    """A query (or, with ``location="header"``, a header) parameter of an operation."""
+
     name: str
     schema: dict[str, Any]
     description: str = ""
+    location: str = "query"
+    required: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,10 @@ class RouteDoc:
     query: tuple[QueryParam, ...] = ()
     access: str = "user"  # public | user | admin
     render: ErrorRenderer = field(default=None, compare=False)  # type: ignore[assignment]
-    errors: tuple[int, ...] = field(default=(400, 404, 409, 503))
+    #: Error statuses besides 401/403 (from access); 404 needs a path parameter, 413/422 a body.
+    errors: tuple[int, ...] = field(default=(400, 404, 409, 413, 422, 503))
+    #: The body ``render`` answers with, documented for every error status of the face.
+    error_model: type[BaseModel] | None = None
 
 
 ROUTES: list[RouteDoc] = []
@@ -83,6 +90,8 @@ def route(
     query: tuple[QueryParam, ...] = (),
     access: str = "user",
     render: ErrorRenderer = native_error,
+    error_model: type[BaseModel] | None = None,
+    errors: tuple[int, ...] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``view`` on ``bp`` for ``method path`` with error rendering and OpenAPI docs."""
 
@@ -106,6 +115,8 @@ def route(
                 query,
                 access,
                 render,
+                error_model=error_model,
+                **({"errors": errors} if errors is not None else {}),
             )
         )
         bp.route(path, methods=[method], content_types=CONTENT_TYPES)(wrapped)
@@ -165,8 +176,9 @@ def _rule(error: Any) -> str:
 
 
 def query_value(bp: Blueprint, name: str) -> str | None:
+    """A query parameter; an empty one (``?job_id=``) is absent."""
     params = bp.current_request.query_params or {}
-    return params.get(name)
+    return params.get(name) or None
 
 
 def query_int(bp: Blueprint, name: str, default: int, low: int, high: int) -> int:

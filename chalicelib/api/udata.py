@@ -11,7 +11,7 @@ from datetime import UTC
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from chalicelib import services
 from chalicelib.api import masks
@@ -107,13 +107,28 @@ class UdataTaskOut(BaseModel):
     traceback: str | None
 
 
-class UdataJobList(BaseModel):
-    items: list[UdataJobOut]
+class UdataJobList(RootModel[list[UdataJobOut]]):
+    """udata answers the list itself, not an envelope."""
+
+
+class UdataErrorOut(BaseModel):
+    """What ``udata_error`` answers."""
+
+    message: str
+    errors: dict[str, str] | None = None
 
 
 def _route(path: str, method: str, **kwargs: Any) -> Any:
     return route(
-        bp, path, method, face=FACE, prefix=PREFIX, access="admin", render=udata_error, **kwargs
+        bp,
+        path,
+        method,
+        face=FACE,
+        prefix=PREFIX,
+        access="admin",
+        render=udata_error,
+        error_model=UdataErrorOut,
+        **kwargs,
     )
 
 
@@ -210,7 +225,11 @@ def create_job() -> Response:
     return Response(status_code=201, body=_masked(job_out(job)))
 
 
-@_route("/jobs/schedulables", "GET", summary="Task names a job can run")
+class Schedulables(RootModel[list[str]]):
+    pass
+
+
+@_route("/jobs/schedulables", "GET", summary="Task names a job can run", response=Schedulables)
 def schedulables() -> list[str]:
     return [t.name for t in registry.all() if t.schedulable]
 

@@ -21,7 +21,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import services
-from chalicelib.api.routing import parse_body, principal, query_value, route
+from chalicelib.api.routing import QueryParam, parse_body, principal, query_value, route
 from chalicelib.auth import Principal
 from chalicelib.errors import BeatlessError, Conflict, InvalidRequest, Unauthorized
 from chalicelib.execution import (
@@ -80,9 +80,29 @@ class PreconditionFailed(BeatlessError):
     code = "precondition_failed"
 
 
+TENANT_HEADERS = (
+    QueryParam(
+        "X-Tenant-Id", {"type": "string", "minLength": 1}, "the key's tenant", "header", True
+    ),
+    QueryParam("X-Request-Id", {"type": "string"}, "echoed back (one is made if absent)", "header"),
+    QueryParam("X-Application-Id", {"type": "string"}, "logged", "header"),
+)
+
+
 def _request_id() -> str:
     headers = bp.current_request.headers or {}
     return str(headers.get("x-request-id") or uuid.uuid4().hex)[:128]
+
+
+class VitamErrorOut(BaseModel):
+    """What ``vitam_error`` answers."""
+
+    http_code: int
+    code: str
+    state: str
+    message: str
+    description: str
+    errors: list[Any]
 
 
 def vitam_error(error: BeatlessError) -> Response:
@@ -107,7 +127,19 @@ def _answer(body: Any, status: int = 200) -> Response:
 
 
 def _route(path: str, method: str, **kwargs: Any) -> Any:
-    return route(bp, path, method, face=FACE, prefix=PREFIX, render=vitam_error, **kwargs)
+    if kwargs.get("access") != "public":
+        kwargs["query"] = (*kwargs.get("query", ()), *TENANT_HEADERS)
+        kwargs["errors"] = (400, 404, 409, 412, 413, 422, 503)
+    return route(
+        bp,
+        path,
+        method,
+        face=FACE,
+        prefix=PREFIX,
+        render=vitam_error,
+        error_model=VitamErrorOut,
+        **kwargs,
+    )
 
 
 def _caller() -> Principal:
@@ -341,7 +373,19 @@ def _in_progress(tenant: str, text: str, limit: int, cursor: str | None) -> tupl
     return [r.run_id for r in page.items if _matches(r, name, since)], page.cursor
 
 
-@_route("/tasks", "GET", summary="Tasks in progress, filtered by query", response=TaskList)
+QUERY = QueryParam(
+    "query", {"type": "string", "maxLength": 1000}, "name='prefix*' and since>'date'"
+)
+NEXT = QueryParam("next", {"type": "string"}, "the cursor of the previous page")
+
+
+@_route(
+    "/tasks",
+    "GET",
+    summary="Tasks in progress, filtered by query",
+    response=TaskList,
+    query=(QUERY, NEXT),
+)
 def list_tasks() -> Response:
     me = _caller()
     text = _query()
@@ -358,7 +402,13 @@ def list_tasks() -> Response:
     return _answer(body.model_dump())
 
 
-@_route("/tasks", "PUT", summary="Cancel the tasks in progress a query selects", response=TaskList)
+@_route(
+    "/tasks",
+    "PUT",
+    summary="Cancel the tasks in progress a query selects",
+    response=TaskList,
+    query=(QUERY,),
+)
 def cancel_tasks() -> Response:
     me = _caller()
     text = _query()

@@ -77,6 +77,13 @@ def serve(host: str, port: int) -> Any:
         def log_message(self, format: str, *args: Any) -> None:
             log.info("%s %s", self.address_string(), format % args)
 
+        def __getattr__(self, name: str) -> Any:
+            # Chalice serves the usual methods; any other (TRACE, QUERY, ...) reaches the router
+            # too, which answers 405 with Allow, not http.server's HTML 501.
+            if name.startswith("do_"):
+                return self._generic_handle
+            raise AttributeError(name)
+
     class Server(ThreadedHTTPServer):
         request_queue_size = 128  # the default 5 resets connections under concurrent clients
 
