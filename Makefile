@@ -7,7 +7,7 @@ PORT ?= 8000
 MOTO_PORT ?= 5000
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test lint format synth bench clean
+.PHONY: help venv run test lint format synth bench fuzz clean
 
 help:
 	@echo "make run    serve the API on 127.0.0.1:$(PORT) against moto on 127.0.0.1:$(MOTO_PORT)"
@@ -15,6 +15,7 @@ help:
 	@echo "make format format the code with ruff"
 	@echo "make synth  write the CloudFormation template to cdk.out/ (offline)"
 	@echo "make bench  print the benchmarks and write docs/performance.md (QUICK=1: small sizes)"
+	@echo "make fuzz   the long hardening mode: schemathesis, properties, faults, load (EXAMPLES=200)"
 
 venv: $(STAMP)
 
@@ -41,6 +42,12 @@ synth: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(if $(QUICK),--quick,)
+
+# The hardening tests at length: more schemathesis and hypothesis examples, a random seed, a longer load.
+EXAMPLES ?= 200
+fuzz: $(STAMP)
+	BEATLESS_FUZZ_EXAMPLES=$(EXAMPLES) BEATLESS_LOAD_REQUESTS=$${BEATLESS_LOAD_REQUESTS:-3000} \
+		$(BIN)/python -m pytest tests/hardening -s $(PYTEST_ARGS)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

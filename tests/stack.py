@@ -10,12 +10,24 @@ import pytest
 
 from chalicelib.local.launch import call, launched
 
-__all__ = ["call", "stack"]
+__all__ = ["call", "shared_stack", "stack"]
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[Any, int, int]]:
     log = tmp_path / "make-run.log"
+    with log.open("w") as output:
+        try:
+            with launched(output) as running:
+                yield running.process, running.port, running.moto_port
+        except RuntimeError:
+            pytest.fail(log.read_text())
+
+
+@pytest.fixture(scope="module")
+def shared_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, int, int]]:
+    """One running stack for a whole module (tests that tolerate each other's data)."""
+    log = tmp_path_factory.mktemp("stack") / "make-run.log"
     with log.open("w") as output:
         try:
             with launched(output) as running:
