@@ -76,3 +76,31 @@ class Forbidden(BeatlessError):
 class PayloadTooLarge(InvalidRequest):
     status = 413
     code = "payload_too_large"
+
+
+#: AWS error codes that mean "someone else changed it first", not "AWS is down".
+RACE_CODES = frozenset(
+    {"ConditionalCheckFailedException", "TransactionConflictException", "ConflictException"}
+)
+
+
+def aws_error_code(error: BaseException) -> str:
+    """The AWS error code behind a botocore or PynamoDB exception ('' for a transport error)."""
+    code = getattr(error, "cause_response_code", None)  # PynamoDB wraps the ClientError
+    if code:
+        return str(code)
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def from_aws(error: BaseException) -> BeatlessError:
+    """What a client is told when AWS failed under a request nobody caught more precisely: a
+    lost race is a 409 to reload and retry; throttling, a 5xx or a timeout is a 503 with
+    Retry-After (every write is conditional or transactional, so nothing was half-done)."""
+    code = aws_error_code(error)
+    reasons = getattr(error, "cancellation_reasons", None) or []
+    if code in RACE_CODES or any(r is not None and r.code in RACE_CODES for r in reasons):
+        return Conflict("the resource changed concurrently; reload it and retry")
+    return ServiceUnavailable(f"AWS is unavailable ({code or type(error).__name__}); retry shortly")

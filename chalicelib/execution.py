@@ -35,6 +35,10 @@ MESSAGE_LIMIT = 8 * 1024
 TRACEBACK_LIMIT = 32 * 1024
 LEASE_SHARDS = 8
 LEASE_MARGIN = timedelta(seconds=30)
+#: How long a QUEUED run may wait past its due time before its message is presumed lost (a
+#: send that failed after the run was written) and the reaper sends it again. A message that
+#: was only slow then arrives twice, which the conditional claim makes harmless.
+DISPATCH_GRACE = timedelta(minutes=15)
 RETENTION = timedelta(days=30)
 DEFAULT_RETRY = {"max_attempts": 1, "initial_seconds": 1.0, "multiplier": 2.0, "max_seconds": 900}
 CANCEL_POLL_SECONDS = 0.5
@@ -63,8 +67,13 @@ def cap_result(value: Any) -> Any:
     return {"truncated": True, "size": len(text), "preview": text[:1000]}
 
 
-def lease_shard(run_id: str) -> str:
-    return f"RUNNING#{zlib.crc32(run_id.encode()) % LEASE_SHARDS}"
+def lease_shard(run_id: str, state: str = "RUNNING") -> str:
+    return f"{state}#{zlib.crc32(run_id.encode()) % LEASE_SHARDS}"
+
+
+def dispatch_lease(run_id: str, due: datetime) -> tuple[str, str]:
+    """The by-lease entry of a QUEUED run: found by the reaper if still QUEUED well past ``due``."""
+    return lease_shard(run_id, QUEUED), lease_text(due + DISPATCH_GRACE)
 
 
 def lease_text(when: datetime) -> str:
@@ -316,12 +325,13 @@ class Executor:
         now = self._clock()
         wait = backoff(run.retry, int(run.attempt))
         retry_at = now + timedelta(seconds=wait)
+        shard, deadline = dispatch_lease(run.run_id, retry_at)
         actions = [
             RunModel.status.set(QUEUED),
             RunModel.attempt.add(1),
             RunModel.retry_at.set(retry_at),
-            RunModel.lease_shard.remove(),
-            RunModel.lease_expires_at.remove(),
+            RunModel.lease_shard.set(shard),
+            RunModel.lease_expires_at.set(deadline),
         ]
         if steps is not None:
             actions.append(RunModel.steps.set([_reset(s) for s in steps]))
@@ -339,6 +349,27 @@ class Executor:
             run.queue, {"run_id": run.run_id, "tenant": run.tenant}, delay_until(retry_at, now)
         )
         return True
+
+    def redispatch(self, run: RunModel) -> str:
+        """Send a QUEUED run whose message is presumed lost again, then move its dispatch
+        deadline on (conditionally: a run claimed or cancelled meanwhile is left alone)."""
+        now = self._clock()
+        due = max(run.retry_at or now, now)
+        self._queues.send(
+            run.queue, {"run_id": run.run_id, "tenant": run.tenant}, delay_until(due, now)
+        )
+        shard, deadline = dispatch_lease(run.run_id, due)
+        try:
+            run.update(
+                actions=[RunModel.lease_shard.set(shard), RunModel.lease_expires_at.set(deadline)],
+                condition=(RunModel.status == QUEUED)
+                & (RunModel.lease_expires_at == run.lease_expires_at),
+            )
+        except UpdateError as error:
+            if _conditional(error):
+                return run.status
+            raise
+        return "REDISPATCHED"
 
 
 def _reset(step: dict[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import schedules, services, storage
-from chalicelib.execution import LEASE_SHARDS, lease_text, utcnow
+from chalicelib.execution import LEASE_SHARDS, QUEUED, RUNNING, lease_text, utcnow
 from chalicelib.jobs import spec_of
 from chalicelib.scheduler import ScheduleTarget, schedule_name
 from chalicelib.settings import get_settings
@@ -20,19 +20,25 @@ _NAME = re.compile(r"^job-([0-9a-z]{26})(?:-(dow|due))?$")
 
 
 def reap(now: datetime | None = None) -> dict[str, Any]:
-    """End every RUNNING run whose lease expired: one Query per shard of the sparse by-lease
-    index, reading only runs that are both RUNNING and overdue."""
+    """End every RUNNING run whose lease expired, and send again every QUEUED run whose message
+    is overdue: one Query per state and shard of the sparse by-lease index, reading only runs
+    that are overdue."""
     now = now or utcnow()
     storage.bind(get_settings())
     executor = services.executor()
     outcomes: dict[str, int] = {}
-    for shard in range(LEASE_SHARDS):
-        overdue = RunModel.by_lease.query(
-            f"RUNNING#{shard}", RunModel.lease_expires_at < lease_text(now)
-        )
-        for run in overdue:
-            status = executor.reap(run)
-            outcomes[status] = outcomes.get(status, 0) + 1
+    for state, act in ((RUNNING, executor.reap), (QUEUED, executor.redispatch)):
+        for shard in range(LEASE_SHARDS):
+            overdue = RunModel.by_lease.query(
+                f"{state}#{shard}", RunModel.lease_expires_at < lease_text(now)
+            )
+            for run in overdue:
+                try:
+                    status = act(run)
+                except Exception:  # one run's failure must not stop the sweep
+                    log.exception("reaper: run %s", run.run_id)
+                    status = "ERROR"
+                outcomes[status] = outcomes.get(status, 0) + 1
     return {"reaped": sum(outcomes.values()), "outcomes": outcomes}
 
 

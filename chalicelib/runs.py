@@ -21,6 +21,7 @@ from chalicelib.execution import (
     SKIPPED,
     TIMED_OUT,
     _conditional,
+    dispatch_lease,
     put_new,
     utcnow,
 )
@@ -114,9 +115,11 @@ class RunService:
         if run_at is not None and run_at - now > MAX_LEAD:
             raise InvalidRequest("run_at", "is more than 7 days away; schedule a job instead")
         queue = queue or self._registry.get(steps[0]["task"]).queue  # type: ignore[union-attr]
+        run_id = new_id()
+        shard, deadline = dispatch_lease(run_id, max(run_at or now, now))
         run = RunModel(
             tenant,
-            new_id(),
+            run_id,
             job_id=job.job_id if job else None,
             job_key=f"{tenant}#{job.job_id}" if job else None,
             task=steps[0]["task"],
@@ -130,6 +133,8 @@ class RunService:
             queued_at=now,
             retry_at=run_at if run_at and run_at > now else None,
             created_by=created_by,
+            lease_shard=shard,
+            lease_expires_at=deadline,
         )
         put_new(run)
         try:
@@ -296,6 +301,8 @@ class RunService:
                         RunModel.ended_at.set(now),
                         RunModel.reason.set("cancelled before it started"),
                         RunModel.expires_at.set(now + RETENTION),
+                        RunModel.lease_shard.remove(),
+                        RunModel.lease_expires_at.remove(),
                     ],
                     condition=RunModel.status == QUEUED,
                 )
@@ -324,12 +331,15 @@ class RunService:
                 {"id": run_id, "status": run.status},
             )
         now = self._clock()
+        shard, deadline = dispatch_lease(run.run_id, now)
         try:
             run.update(
                 actions=[
                     RunModel.status.set(QUEUED),
                     RunModel.attempt.add(1),
                     RunModel.queued_at.set(now),
+                    RunModel.lease_shard.set(shard),
+                    RunModel.lease_expires_at.set(deadline),
                     RunModel.trigger.set("retry"),
                     RunModel.steps.set(
                         [{k: s[k] for k in ("task", "args", "kwargs") if k in s} for s in run.steps]

@@ -15,7 +15,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib import services
-from chalicelib.api.routing import native_error, route_of
+from chalicelib.api.routing import AWS_ERRORS, answer_error, native_error, route_of
 from chalicelib.errors import Forbidden, Unauthorized
 
 CHALLENGE = 'Bearer realm="beatless"'
@@ -45,6 +45,8 @@ def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Respons
         response = render(error)
         response.headers["WWW-Authenticate"] = CHALLENGE
         return response
+    except AWS_ERRORS as error:  # the key table is unreachable: not the client's fault
+        return answer_error(render, error)
     if access == "admin" and not principal.is_admin:
         return render(Forbidden("this route needs an admin key"))
     event.context["principal"] = principal

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
+from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.auth import Principal
-from chalicelib.errors import BeatlessError, InvalidRequest, PayloadTooLarge
+from chalicelib.errors import BeatlessError, InvalidRequest, PayloadTooLarge, from_aws
+
+log = logging.getLogger(__name__)
+#: What AWS raises through boto3 and PynamoDB: throttling, 5xx, timeouts, lost races.
+AWS_ERRORS = (ClientError, BotoCoreError, PynamoDBException)
 
 #: Content types a body may be sent with; JSON is parsed from the raw body whatever the label,
 #: so ``curl -d`` without a Content-Type header works.
@@ -66,14 +73,22 @@ ROUTES: list[RouteDoc] = []
 
 
 def native_error(error: BeatlessError) -> Response:
-    headers = {}
-    if getattr(error, "retry_after", None):
-        headers["Retry-After"] = str(error.retry_after)  # type: ignore[attr-defined]
     return Response(
         status_code=error.status,
         body={"error": {"code": error.code, "message": error.message, "details": error.details}},
-        headers=headers,
     )
+
+
+def answer_error(render: ErrorRenderer, error: BaseException) -> Response:
+    """``error`` in a face's shape; AWS failures become 409/503, and every 503 says when to
+    come back (Retry-After), whichever face renders it."""
+    if not isinstance(error, BeatlessError):
+        log.warning("AWS failed under a request: %r", error)
+        error = from_aws(error)
+    response = render(error)
+    if getattr(error, "retry_after", None):
+        response.headers["Retry-After"] = str(error.retry_after)  # type: ignore[attr-defined]
+    return response
 
 
 def route(
@@ -100,8 +115,8 @@ def route(
         def wrapped(**kwargs: Any) -> Any:
             try:
                 return view(**kwargs)
-            except BeatlessError as error:
-                return render(error)
+            except (BeatlessError, *AWS_ERRORS) as error:
+                return answer_error(render, error)
 
         ROUTES.append(
             RouteDoc(

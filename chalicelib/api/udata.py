@@ -51,8 +51,7 @@ def udata_error(error: BeatlessError) -> Response:
     body: dict[str, Any] = {"message": error.message}
     if isinstance(error, InvalidRequest):
         body["errors"] = {error.field: error.rule}
-    headers = {"Retry-After": str(error.retry_after)} if hasattr(error, "retry_after") else {}
-    return Response(status_code=error.status, body=body, headers=headers)
+    return Response(status_code=error.status, body=body)
 
 
 class UdataCrontab(BaseModel):

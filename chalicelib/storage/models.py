@@ -6,8 +6,9 @@ Access patterns (no Scan anywhere on a request path):
   names unique per tenant, which no index can enforce.
 - runs: get by (tenant, run_id); a tenant's runs newest first = Query on the hash key,
   descending; a job's runs = Query on the ``by-job`` index (hash ``job_key`` = tenant#job);
-  runs whose lease expired = Query on the sparse ``by-lease`` index (only RUNNING runs carry
-  ``lease_shard``), which the reaper needs and no key could give.
+  runs whose lease expired, and QUEUED runs whose message is overdue = Query on the sparse
+  ``by-lease`` index (only RUNNING and QUEUED runs carry ``lease_shard``), which the reaper
+  needs and no key could give.
 - messages: a run's log = Query on ``run_key`` (tenant#run), one item per message, so a long
   log never meets DynamoDB's 400 KB item limit.
 - keys: get by key hash (the authorizer's only lookup); a tenant's keys = ``by-tenant`` index.
@@ -89,8 +90,9 @@ class RunsByJobIndex(GlobalSecondaryIndex["RunModel"]):
 
 
 class RunsByLeaseIndex(GlobalSecondaryIndex["RunModel"]):
-    """RUNNING runs by lease expiry, sharded so no partition gets hot; sparse: a finished run
-    drops ``lease_shard`` and leaves the index."""
+    """RUNNING runs by lease expiry and QUEUED runs by dispatch deadline (``RUNNING#n`` and
+    ``QUEUED#n``), sharded so no partition gets hot; sparse: a finished run drops
+    ``lease_shard`` and leaves the index."""
 
     class Meta:
         index_name = "by-lease"
