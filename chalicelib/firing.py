@@ -28,6 +28,14 @@ from chalicelib.storage.bookkeeping import job_update
 log = logging.getLogger(__name__)
 
 
+def _exists(tenant: str, run_id: str) -> bool:
+    try:
+        RunModel.get(tenant, run_id, consistent_read=True, attributes_to_get=["run_id"])
+    except DoesNotExist:
+        return False
+    return True
+
+
 def parse_time(text: str) -> datetime:
     """A scheduled time as EventBridge writes it (``2030-01-01T09:00:00Z``)."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -133,7 +141,9 @@ class Firing:
         except TransactWriteError as error:
             reasons = [getattr(r, "code", None) for r in (error.cancellation_reasons or [])]
             if reasons and reasons[0] == "ConditionalCheckFailed":
-                return None  # a duplicate delivery: the first one owns the run
+                if _exists(tenant, run_id):
+                    return None  # a duplicate delivery: the first one owns the run
+                raise  # the run is not there after all: fail, so the fire is delivered again
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 fresh = load_job(tenant, job_id)
                 why = self._refusal(fresh, scheduled_time, exact) or "repeats used up"

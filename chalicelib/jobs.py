@@ -378,9 +378,11 @@ class JobService:
         try:
             self._write(old, new)
         except (ClientError, BotoCoreError, PynamoDBException) as error:
-            if isinstance(error, TransactWriteError):
+            if isinstance(error, TransactWriteError) and not self._landed(old, new):
                 raise
-            raise ServiceUnavailable("the job store is unavailable; retry shortly") from error
+            if not isinstance(error, TransactWriteError) and not self._landed(old, new):
+                raise ServiceUnavailable("the job store is unavailable; retry shortly") from error
+            # The write landed and only its answer was lost: go on with the schedules.
         try:
             self._sync(old, new, now)
         except (ClientError, BotoCoreError) as error:
@@ -389,6 +391,21 @@ class JobService:
             raise ServiceUnavailable(
                 "EventBridge Scheduler or SQS is unavailable; the job is unchanged, retry shortly"
             ) from error
+
+    @staticmethod
+    def _landed(old: JobModel | None, new: JobModel | None) -> bool:
+        """Whether a write whose answer was an error (a timeout, a 5xx) was applied all the
+        same: the item reads back as written (``updated_at`` is this write's), or is gone for a
+        delete. One consistent read, on the failure path only; False if even that fails."""
+        job = new or old
+        assert job is not None
+        try:
+            stored = JobModel.get(job.tenant, job.job_id, consistent_read=True)
+        except DoesNotExist:
+            return new is None
+        except (ClientError, BotoCoreError, PynamoDBException):
+            return False
+        return new is not None and stored.updated_at == new.updated_at
 
     def _sync(self, old: JobModel | None, new: JobModel | None, now: datetime) -> None:
         existing = list(old.schedule_names or []) if old is not None else []

@@ -51,18 +51,21 @@ def reconcile(now: datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
     storage.bind(get_settings())
     gateway = services.scheduler()
-    existing = _schedule_names(gateway)
+    existing = _schedule_states(gateway)
     wanted: set[str] = set()
-    created = 0
+    created = updated = 0
     for job in JobModel.scan():
         plan = [] if job.finished_at else schedules.plan(spec_of(job), now)
         names = [schedule_name(job.job_id, p.suffix) for p in plan]
         wanted.update(names)
         missing = [n for n in names if n not in existing]
-        if missing:
+        state = "ENABLED" if job.enabled else "DISABLED"
+        drifted = [n for n in names if n in existing and existing[n] != state]
+        if missing or drifted:  # absent, or paused/resumed behind the job's back
             present = [n for n in names if n in existing]
             gateway.apply(ScheduleTarget(job.job_id, job.tenant, job.enabled), plan, present)
             created += len(missing)
+            updated += len(drifted)
         if names != list(job.schedule_names or []):
             update_job(
                 job.tenant,
@@ -71,19 +74,25 @@ def reconcile(now: datetime | None = None) -> dict[str, Any]:
                 JobModel.job_id.exists(),
             )
     deleted = 0
-    for name in sorted(existing - wanted):
+    for name in sorted(set(existing) - wanted):
         if _NAME.match(name):
             gateway.delete(name)
             deleted += 1
-    if created or deleted:
-        log.warning("reconciler: %d schedules re-created, %d orphans deleted", created, deleted)
-    return {"created": created, "deleted": deleted}
+    if created or updated or deleted:
+        log.warning(
+            "reconciler: %d schedules re-created, %d re-stated, %d orphans deleted",
+            created,
+            updated,
+            deleted,
+        )
+    return {"created": created, "updated": updated, "deleted": deleted}
 
 
-def _schedule_names(gateway: Any) -> set[str]:
-    names: set[str] = set()
+def _schedule_states(gateway: Any) -> dict[str, str]:
+    """Every beatless schedule of the group and its state (ENABLED or DISABLED)."""
+    states: dict[str, str] = {}
     paginator = gateway.client.get_paginator("list_schedules")
     group = get_settings().schedule_group
     for page in paginator.paginate(GroupName=group, NamePrefix="job-"):
-        names.update(s["Name"] for s in page["Schedules"])
-    return names
+        states.update((s["Name"], s.get("State", "ENABLED")) for s in page["Schedules"])
+    return states

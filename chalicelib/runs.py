@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceUnavailable
@@ -31,6 +32,7 @@ from chalicelib.storage import JobModel, MessageModel, RunModel, cursors
 from chalicelib.storage.bookkeeping import update_job
 from chalicelib.tasks import TaskRegistry
 
+log = logging.getLogger(__name__)
 MAX_STEPS = 50
 MAX_LEAD = timedelta(days=7)
 STATUSES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "SKIPPED")
@@ -136,13 +138,19 @@ class RunService:
             lease_shard=shard,
             lease_expires_at=deadline,
         )
-        put_new(run)
+        try:
+            written = put_new(run)
+        except PynamoDBException:
+            _forget(run)  # the write may have landed with its reply lost: take it back
+            raise
+        if not written:  # a fresh id taken: never seen, but never answered as a success
+            raise Conflict(f"run id {run.run_id} is taken; retry")
         try:
             self._queues.send(
                 queue, {"run_id": run.run_id, "tenant": tenant}, delay_until(run_at or now, now)
             )
         except (ClientError, BotoCoreError) as error:
-            run.delete()  # never a QUEUED run that nothing will deliver
+            _forget(run)  # the caller is told it failed: the run must not go ahead
             raise ServiceUnavailable("the queue is unavailable; retry shortly") from error
         return run
 
@@ -188,7 +196,15 @@ class RunService:
             trigger="manual",
             created_by=created_by,
         )
-        record_job_run(job, run.run_id, self._clock())
+        try:
+            record_job_run(job, run.run_id, self._clock())
+        except PynamoDBException:  # the run is queued: a missed counter is no reason to say 503
+            log.warning(
+                "run %s of job %s queued, but its job counters were not updated",
+                run.run_id,
+                job.job_id,
+                exc_info=True,
+            )
         return run
 
     # -- reading -----------------------------------------------------------------------------
@@ -358,6 +374,16 @@ class RunService:
             raise
         self._queues.send(run.queue, {"run_id": run.run_id, "tenant": tenant}, 0)
         return run
+
+
+def _forget(run: RunModel) -> None:
+    """Delete a QUEUED run the caller is told failed; if even that fails, the run is left for
+    the reaper's dispatch sweep (it then runs once, later: at least once, never lost)."""
+    try:
+        run.delete(condition=RunModel.status == QUEUED)
+    except PynamoDBException as error:
+        if not _conditional(error):  # conditional: it was never written, nothing to take back
+            log.warning("could not take back run %s", run.run_id, exc_info=True)
 
 
 def running_run(tenant: str, job_id: str) -> str | None:

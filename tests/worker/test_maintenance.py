@@ -71,9 +71,9 @@ def test_reconciler_restores_a_schedule_deleted_behind_the_apps_back(client, sch
     job = create(client, schedule="30 4 1,15 * 5")
     group = get_settings().schedule_group
     scheduler.delete_schedule(Name=f"job-{job['id']}-dow", GroupName=group)
-    assert reconciler(SCHEDULED_EVENT, None) == {"created": 1, "deleted": 0}
+    assert reconciler(SCHEDULED_EVENT, None) == {"created": 1, "updated": 0, "deleted": 0}
     assert len(schedules_of(scheduler, job["id"])) == 2
-    assert maintenance.reconcile() == {"created": 0, "deleted": 0}
+    assert maintenance.reconcile() == {"created": 0, "updated": 0, "deleted": 0}
 
 
 def test_reconciler_deletes_a_schedule_whose_job_is_gone(client, scheduler):
@@ -87,7 +87,7 @@ def test_reconciler_deletes_a_schedule_whose_job_is_gone(client, scheduler):
         Target={"Arn": settings.worker_arn, "RoleArn": settings.scheduler_role_arn},
     )
     kept = create(client)
-    assert maintenance.reconcile() == {"created": 0, "deleted": 1}
+    assert maintenance.reconcile() == {"created": 0, "updated": 0, "deleted": 1}
     names = {
         s["Name"] for s in scheduler.list_schedules(GroupName=settings.schedule_group)["Schedules"]
     }
