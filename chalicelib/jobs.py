@@ -370,7 +370,8 @@ class JobService:
             return None
 
     def _commit(self, old: JobModel | None, new: JobModel | None, now: datetime) -> None:
-        """Write the item, then sync the schedules; undo the write if the sync fails."""
+        """Write the item, then sync the schedules (undo the write if the sync fails), then
+        make sure a concurrent writer's schedules did not land after ours."""
         if new is not None:
             new.schedule_names = [
                 schedule_name(new.job_id, p.suffix) for p in schedules.plan(spec_of(new), now)
@@ -391,6 +392,38 @@ class JobService:
             raise ServiceUnavailable(
                 "EventBridge Scheduler or SQS is unavailable; the job is unchanged, retry shortly"
             ) from error
+        try:
+            self._converge(new or old, new, now)  # type: ignore[arg-type]
+        except (ClientError, BotoCoreError, PynamoDBException):
+            # Our own write and sync are done; what is left is the reconciler's to repair.
+            log.warning("could not check job %s for a concurrent write", (new or old).job_id)  # type: ignore[union-attr]
+
+    def _converge(self, key: JobModel, synced: JobModel | None, now: datetime) -> None:
+        """Two writers of one job each write the item, then sync its schedules: the item ends
+        as the later write, the schedules as the later sync, which may be the other's. So read
+        the item back after syncing; if someone wrote since, sync to what is stored. The writer
+        that syncs last reads last, so the schedules end as the item does (one GetItem when
+        nobody raced, which is almost always)."""
+        for _ in range(3):
+            try:
+                current = JobModel.get(key.tenant, key.job_id, consistent_read=True)
+            except DoesNotExist:
+                current = None
+            if (current is None and synced is None) or (
+                current is not None
+                and synced is not None
+                and current.updated_at == synced.updated_at
+            ):
+                return
+            names = set(synced.schedule_names or []) if synced is not None else set()
+            if current is None or current.finished_at:
+                for name in sorted(names | set(current.schedule_names or [] if current else [])):
+                    self._gateway.delete(name)
+            else:
+                names |= set(current.schedule_names or [])
+                target = ScheduleTarget(current.job_id, current.tenant, current.enabled)
+                self._gateway.apply(target, schedules.plan(spec_of(current), now), sorted(names))
+            synced = current
 
     @staticmethod
     def _landed(old: JobModel | None, new: JobModel | None) -> bool:
