@@ -8,6 +8,7 @@ beatless's races live (read, then write; write the item, then sync the schedules
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 from collections import Counter
@@ -132,12 +133,11 @@ def test_mixed_writes_on_the_same_jobs_leave_items_and_schedules_agreeing(atomic
             except BeatlessError as error:
                 outcomes[type(error).__name__] += 1
             if local.random() < 0.3:
-                try:
+                with contextlib.suppress(Conflict):
                     _create(name)
-                except Conflict:
-                    pass
 
-    results = _in_threads([lambda s=rng.random(): one_step(int(s * 1e9)) for _ in range(THREADS)])
+    seeds = [rng.randrange(10**9) for _ in range(THREADS)]
+    results = _in_threads([lambda s=seed: one_step(s) for seed in seeds])
     assert not [r for r in results if isinstance(r, Exception)], results
     assert sum(outcomes.values()) == THREADS * 12
     assert inconsistencies() == [], outcomes
