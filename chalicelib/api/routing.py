@@ -114,6 +114,7 @@ def route(
         @functools.wraps(view)
         def wrapped(**kwargs: Any) -> Any:
             try:
+                _check_size(bp)  # before any lookup: an oversized body is refused unread
                 return view(**kwargs)
             except (BeatlessError, *AWS_ERRORS) as error:
                 return answer_error(render, error)
@@ -140,6 +141,12 @@ def route(
     return decorator
 
 
+def _check_size(bp: Blueprint) -> None:
+    raw = bp.current_request.raw_body or b""
+    if len(raw) > MAX_BODY:
+        raise PayloadTooLarge("body", f"is {len(raw)} bytes; the limit is {MAX_BODY}")
+
+
 def route_of(path: str | None, method: str) -> RouteDoc | None:
     """The registered operation for ``method path`` (None for routes outside ``route``)."""
     for doc in ROUTES:
@@ -155,9 +162,8 @@ def principal(bp: Blueprint) -> Principal:
 
 def parse_body(bp: Blueprint, model: type[M]) -> M:
     """The request body validated against ``model``; every failure is a 400 naming the field."""
+    _check_size(bp)
     raw = bp.current_request.raw_body or b""
-    if len(raw) > MAX_BODY:
-        raise PayloadTooLarge("body", f"is {len(raw)} bytes; the limit is {MAX_BODY}")
     try:
         data = json.loads(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError) as error:

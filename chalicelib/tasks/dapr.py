@@ -3,7 +3,8 @@
 
 The tenant's app endpoint comes from ``BEATLESS_DAPR_APP_ENDPOINTS`` and its host must be in
 ``BEATLESS_DAPR_ALLOWED_HOSTS``: beatless calls nothing else (no SSRF through job data or names).
-2xx and 404 count as delivered (404, as in Dapr, to avoid re-triggering); anything else raises,
+2xx and 404 count as delivered (404, as in Dapr, to avoid re-triggering); redirects are not
+followed; anything else raises,
 and the job's failure policy (its retry policy) applies. With no endpoint, the run's result is
 the data itself.
 """
@@ -28,6 +29,17 @@ class DeliveryFailed(Exception):
 
 class DeliveryRefused(Exception):
     """The configured endpoint is not on the allow-list; nothing was called."""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """An allow-listed app must not bounce the call elsewhere (a redirect to 169.254.169.254
+    would be SSRF through the allow-list): a 3xx is an answer, and not a delivery."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def endpoint_for(tenant: str) -> str | None:
@@ -55,7 +67,7 @@ def deliver(ctx: Any, name: str) -> Any:
         url, data=body, method="POST", headers={"Content-Type": "application/json"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
             status = response.status
     except urllib.error.HTTPError as error:
         status = error.code
