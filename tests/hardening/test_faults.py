@@ -301,3 +301,29 @@ def test_no_injected_fault_leaves_an_inconsistency(client, capsys):
     with capsys.disabled():
         print("\n" + "\n".join(lines))
     assert not bad, "\n".join(bad)
+
+
+FACE_READS = {
+    "native": "/v1/jobs",
+    "udata": "/api/1/workers/jobs",
+    "dapr": "/v1.0/jobs/some-job",
+    "alteryx": "/webapi/v3/jobs/01m82aaaaaaaaaaaaaaaaaaaaa",
+    "vitam": "/vitam/v1/tasks",
+}
+
+
+@pytest.mark.parametrize("face", sorted(FACE_READS))
+@pytest.mark.parametrize("kind", ["throttle", "server", "timeout"])
+def test_every_face_answers_an_aws_failure_503_with_retry_after_in_its_shape(client, face, kind):
+    from chalicelib.api.models import ErrorOut
+    from chalicelib.api.routing import ROUTES
+
+    path = FACE_READS[face]
+    doc = next(r for r in ROUTES if r.face == face and r.method == "GET")
+    with injecting() as injector:
+        injector.arm(0, kind)  # the first AWS call: the key lookup, or the read behind it
+        answer = client.get(path, headers={"X-Tenant-Id": "default"})
+    assert injector.injected, "no AWS call was made"
+    assert answer.status_code == 503, answer.body
+    assert int(answer.headers["Retry-After"]) > 0
+    (doc.error_model or ErrorOut).model_validate(body(answer))
