@@ -8,6 +8,7 @@ The table this prints is the one in docs/operations.md ("Fault injection").
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,8 +50,6 @@ def _job(client: Any, **fields: Any) -> dict[str, Any]:
 
 
 def _json(value: Any) -> bytes:
-    import json
-
     return json.dumps(value).encode()
 
 
@@ -108,6 +107,44 @@ def _fired_once(ctx: dict[str, Any], answer: Any) -> list[str]:
     if runs and runs[0].status == SUCCEEDED and ran != 1:
         problems.append("SUCCEEDED without running")
     return problems
+
+
+def _plan_tick(client: Any) -> dict[str, Any]:
+    """A second-precision job (every 20 s) and the heartbeat fire that hands the next minute's
+    fires to SQS."""
+    ctx = _fire_event(client)
+    response = client.patch(
+        f"/v1/jobs/{ctx['job']['id']}", body=_json({"schedule": "*/20 * * * * *"})
+    )
+    assert response.status_code == 200, response.body
+    ctx["minute"] = utcnow().replace(second=0, microsecond=0)
+    return ctx
+
+
+def _handed_off(ctx: dict[str, Any], answer: Any) -> list[str]:
+    """Every fire of [T + 60 s, T + 120 s) is waiting in SQS (delayed) or has run, none lost;
+    a message sent twice by a redelivered heartbeat is harmless (one run id per fire)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sqs.models import sqs_backends
+
+    from chalicelib.settings import get_settings
+
+    settings = get_settings()
+    queue = sqs_backends[DEFAULT_ACCOUNT_ID][settings.region].queues[settings.queue_name("default")]
+    waiting = {
+        body["scheduled_time"]
+        for body in (json.loads(m.body) for m in queue._messages)
+        if body.get("kind") == "fire" and body.get("job_id") == ctx["job"]["id"]
+    }
+    waiting |= {  # or already delivered and run, if its second came during the test
+        f"{r.scheduled_time:%Y-%m-%dT%H:%M:%SZ}"
+        for r in RunModel.scan()
+        if r.job_id == ctx["job"]["id"] and r.scheduled_time is not None
+    }
+    start = ctx["minute"] + timedelta(seconds=60)
+    wanted = {(start + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%SZ") for s in (0, 20, 40)}
+    missing = sorted(wanted - waiting)
+    return [f"fires lost from the hand-off: {missing}"] if missing else []
 
 
 def _flaky(client: Any) -> dict[str, Any]:
@@ -209,6 +246,13 @@ SCENARIOS = [
         "authenticate a key", lambda c, x: c.as_key(x["secret"]).get("/v1/jobs"), 200, _new_key
     ),
     Scenario("scheduled fire", lambda c, x: fire(x["event"]), None, _fire_event, _fired_once),
+    Scenario(
+        "second-precision hand-off (heartbeat)",
+        lambda c, x: fire(x["event"] | {"scheduled_time": f"{x['minute']:%Y-%m-%dT%H:%M:%SZ}"}),
+        None,
+        _plan_tick,
+        _handed_off,
+    ),
     Scenario("run a queued task (SQS)", lambda c, x: deliver(), None, _submit, _ends),
     Scenario("retry with backoff (requeue)", lambda c, x: deliver(), None, _flaky, _ends),
     Scenario(
