@@ -12,8 +12,8 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, RootModel
 
 from chalicelib import services
-from chalicelib.api.routing import QueryParam, parse_body, principal, query_value, route
-from chalicelib.errors import BadRequest, BeatlessError, Conflict, Forbidden, InvalidRequest
+from chalicelib.api.routing import QueryParam, parse_body, principal, query_bool, route
+from chalicelib.errors import BadRequest, BeatlessError, Conflict, Forbidden
 from chalicelib.execution import CANCELLED, FAILED, QUEUED, RUNNING, SKIPPED, SUCCEEDED, TIMED_OUT
 from chalicelib.schedules.durations import format_instant
 from chalicelib.storage import RunModel
@@ -144,11 +144,9 @@ def job_out(run: RunModel, include_messages: bool) -> dict[str, Any]:
     query=(QueryParam("includeMessages", {"type": "boolean", "default": True}),),
 )
 def get_job(job_id: str) -> dict[str, Any]:
-    include = (query_value(bp, "includeMessages") or "true").lower()
-    if include not in ("true", "false"):
-        raise InvalidRequest("includeMessages", f"{include!r} must be true or false")
+    include = query_bool(bp, "includeMessages")
     run = services.run_service().get(principal(bp).tenant, job_id)
-    return job_out(run, include == "true")
+    return job_out(run, include is not False)
 
 
 @_route(

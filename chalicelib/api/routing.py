@@ -197,14 +197,19 @@ def _rule(error: Any) -> str:
 
 
 def query_value(bp: Blueprint, name: str) -> str | None:
-    """A query parameter; an empty one (``?job_id=``) is absent."""
+    """A string query parameter; an empty one (``?job_id=``) is absent."""
+    return _query_raw(bp, name) or None
+
+
+def _query_raw(bp: Blueprint, name: str) -> str | None:
     params = bp.current_request.query_params or {}
-    return params.get(name) or None
+    return params.get(name)
 
 
 def query_int(bp: Blueprint, name: str, default: int, low: int, high: int) -> int:
-    raw = query_value(bp, name)
-    if raw is None or raw == "":
+    """An integer query parameter, as documented: ``?limit=`` (empty) is not an integer."""
+    raw = _query_raw(bp, name)
+    if raw is None:
         return default
     if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
         raise InvalidRequest(name, f"{raw!r} must be an integer from {low} to {high}")
@@ -212,10 +217,10 @@ def query_int(bp: Blueprint, name: str, default: int, low: int, high: int) -> in
 
 
 def query_bool(bp: Blueprint, name: str) -> bool | None:
-    raw = query_value(bp, name)
-    if raw is None or raw == "":
+    """A boolean query parameter: ``true`` or ``false``, as the OpenAPI documents say."""
+    raw = _query_raw(bp, name)
+    if raw is None:
         return None
-    lowered = raw.lower()
-    if lowered not in ("true", "false", "1", "0"):
+    if raw not in ("true", "false"):
         raise InvalidRequest(name, f"{raw!r} must be true or false")
-    return lowered in ("true", "1")
+    return raw == "true"
