@@ -16,6 +16,7 @@ from chalicelib.api.routing import (
     principal,
     query_bool,
     query_int,
+    query_raw,
     query_value,
     route,
 )
@@ -263,7 +264,7 @@ def _run_page(job_id: str | None = None) -> dict[str, Any]:
         me().tenant,
         limit=query_int(bp, "limit", 50, 1, MAX_PAGE),
         cursor=query_value(bp, "cursor"),
-        status=query_value(bp, "status"),
+        status=query_raw(bp, "status"),  # an enum: ?status= is not one of its values
         job_id=job_id or query_value(bp, "job_id"),
         task=query_value(bp, "task"),
     )

@@ -198,17 +198,18 @@ def _rule(error: Any) -> str:
 
 def query_value(bp: Blueprint, name: str) -> str | None:
     """A string query parameter; an empty one (``?job_id=``) is absent."""
-    return _query_raw(bp, name) or None
+    return query_raw(bp, name) or None
 
 
-def _query_raw(bp: Blueprint, name: str) -> str | None:
+def query_raw(bp: Blueprint, name: str) -> str | None:
+    """A query parameter as sent: for typed and enum parameters, where empty is not absent."""
     params = bp.current_request.query_params or {}
     return params.get(name)
 
 
 def query_int(bp: Blueprint, name: str, default: int, low: int, high: int) -> int:
     """An integer query parameter, as documented: ``?limit=`` (empty) is not an integer."""
-    raw = _query_raw(bp, name)
+    raw = query_raw(bp, name)
     if raw is None:
         return default
     if not raw.lstrip("-").isdigit() or not low <= int(raw) <= high:
@@ -218,7 +219,7 @@ def query_int(bp: Blueprint, name: str, default: int, low: int, high: int) -> in
 
 def query_bool(bp: Blueprint, name: str) -> bool | None:
     """A boolean query parameter: ``true`` or ``false``, as the OpenAPI documents say."""
-    raw = _query_raw(bp, name)
+    raw = query_raw(bp, name)
     if raw is None:
         return None
     if raw not in ("true", "false"):

@@ -52,6 +52,7 @@ def test_workflow_run_and_job_details(client):
     reduced = client.get(f"{BASE}/jobs/{job['id']}?includeMessages=false").json_body
     assert "messages" not in reduced
     assert client.get(f"{BASE}/jobs/{job['id']}?includeMessages=maybe").status_code == 400
+    assert client.get(f"{BASE}/jobs/{job['id']}?includeMessages=").status_code == 400
 
 
 @pytest.mark.parametrize(
