@@ -6,6 +6,7 @@ Source: ``shared/seeds/alteryx-server-v3-jobs-api.txt``; differences in ``docs/a
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
@@ -96,17 +97,9 @@ class RunIn(BaseModel):
     workerTag: str = ""
 
 
-def _route(path: str, method: str, **kwargs: Any) -> Any:
-    return route(
-        bp,
-        path,
-        method,
-        face=FACE,
-        prefix=PREFIX,
-        render=alteryx_error,
-        error_model=AlteryxErrorOut,
-        **kwargs,
-    )
+_route = functools.partial(
+    route, bp, face=FACE, prefix=PREFIX, render=alteryx_error, error_model=AlteryxErrorOut
+)
 
 
 def _messages(run: RunModel) -> list[dict[str, Any]]:

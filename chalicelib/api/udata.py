@@ -6,6 +6,7 @@ Deliberate differences (stricter, clearer) are listed in ``docs/udata.md``.
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC
 from typing import Any, Literal
@@ -117,18 +118,15 @@ class UdataErrorOut(BaseModel):
     errors: dict[str, str] | None = None
 
 
-def _route(path: str, method: str, **kwargs: Any) -> Any:
-    return route(
-        bp,
-        path,
-        method,
-        face=FACE,
-        prefix=PREFIX,
-        access="admin",
-        render=udata_error,
-        error_model=UdataErrorOut,
-        **kwargs,
-    )
+_route = functools.partial(
+    route,
+    bp,
+    face=FACE,
+    prefix=PREFIX,
+    access="admin",
+    render=udata_error,
+    error_model=UdataErrorOut,
+)
 
 
 def job_out(job: JobModel) -> dict[str, Any]:
