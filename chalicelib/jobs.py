@@ -379,9 +379,9 @@ class JobService:
         try:
             self._write(old, new)
         except (ClientError, BotoCoreError, PynamoDBException) as error:
-            if isinstance(error, TransactWriteError) and not self._landed(old, new):
-                raise
-            if not isinstance(error, TransactWriteError) and not self._landed(old, new):
+            if not self._landed(old, new):
+                if isinstance(error, TransactWriteError):
+                    raise  # a version or name conflict, told by _write's reasons
                 raise ServiceUnavailable("the job store is unavailable; retry shortly") from error
             # The write landed and only its answer was lost: go on with the schedules.
         try:
