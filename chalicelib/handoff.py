@@ -49,19 +49,22 @@ def plan_fires(
     return count
 
 
-def initial_end(spec: schedules.ScheduleSpec, now: datetime) -> datetime | None:
-    """Where the API's own hand-off ends (None: nothing for the API to send)."""
+def initial_window(spec: schedules.ScheduleSpec, now: datetime) -> tuple[datetime, datetime] | None:
+    """The fires the API hands to SQS itself, as [start, end) (None: nothing to send).
+
+    A due time at or before now is in the window (it starts at the due time), so it fires at
+    once; if it already fired, its message is a duplicate of that fire and runs nothing."""
     if schedules.path(spec) != "sqs":
         return None
     near_due = spec.due_at is not None and spec.due_at - now <= timedelta(seconds=MAX_DELAY)
-    end = None
+    start, end = now, None
     if near_due:
         assert spec.due_at is not None
-        end = spec.due_at + timedelta(microseconds=1)
+        start, end = min(now, spec.due_at), spec.due_at + timedelta(microseconds=1)
     if spec.kind != "once" and spec.precision == "second" and _subminute(spec):
         window_end = next_minute(now) + WINDOW
         end = max(end, window_end) if end else window_end
-    return end
+    return (start, end) if end is not None else None
 
 
 def _subminute(spec: schedules.ScheduleSpec) -> bool:

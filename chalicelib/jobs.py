@@ -78,10 +78,12 @@ class JobPage:
     cursor: str | None
 
 
-def parse_schedule(fields: Mapping[str, Any], now: datetime) -> schedules.ScheduleSpec:
+def parse_schedule(
+    fields: Mapping[str, Any], now: datetime, keep_past_due: bool = False
+) -> schedules.ScheduleSpec:
     """``parse_spec`` plus the EventBridge translation, with errors as domain errors."""
     try:
-        spec = schedules.parse_spec(fields, now)
+        spec = schedules.parse_spec(fields, now, keep_past_due=keep_past_due)
         schedules.plan(spec, now)
     except schedules.NoEquivalentError as error:
         raise Unprocessable(error.field, error.rule) from None
@@ -281,7 +283,8 @@ class JobService:
             # interval keeps its phase, whatever else the update changes.
             spec = spec_of(previous)
         else:
-            spec = parse_schedule(_resolved(schedule_input, previous), now)
+            fields, keep = _resolved(schedule_input, previous)
+            spec = parse_schedule(fields, now, keep)
             schedule_input["timezone"] = spec.timezone  # as a GET shows it, so PUT(GET) matches
         job.name = values["name"]
         job.description = values.get("description") or ""
@@ -451,9 +454,9 @@ class JobService:
         target = ScheduleTarget(new.job_id, new.tenant, new.enabled)
         spec = spec_of(new)
         self._gateway.apply(target, schedules.plan(spec, now), existing)
-        end = handoff.initial_end(spec, now) if new.enabled else None
-        if end is not None:  # second precision: the API hands SQS the first window itself
-            handoff.plan_fires(self._queues, new, now, end, now)
+        window = handoff.initial_window(spec, now) if new.enabled else None
+        if window is not None:  # second precision: the API hands SQS the first window itself
+            handoff.plan_fires(self._queues, new, *window, now)
 
     def finish(self, job: JobModel) -> None:
         """Nothing is left to fire (repeats used up, past its end, a one-time job that fired):
@@ -501,17 +504,24 @@ class JobService:
             log.exception("could not restore the schedules of job %s", (new or old).job_id)  # type: ignore[union-attr]
 
 
-def _resolved(schedule_input: dict[str, Any], previous: JobModel | None) -> dict[str, Any]:
-    """The input to parse: a relative ``due_time``/``ttl`` the update did not change keeps the
-    instant it was resolved to, instead of counting again from now."""
+def _resolved(
+    schedule_input: dict[str, Any], previous: JobModel | None
+) -> tuple[dict[str, Any], bool]:
+    """The input to parse, and whether a past due time in it is kept: a relative
+    ``due_time``/``ttl`` the update did not change keeps the instant it was resolved to,
+    instead of counting again from now (and a due time that passed stays the fire it was,
+    which cannot run twice, instead of becoming a new fire now)."""
     fields = dict(schedule_input)
     if previous is None:
-        return fields
+        return fields, False
     before, spec = previous.schedule_input or {}, previous.spec or {}
     for name, resolved in (("due_time", "due_at"), ("ttl", "end_at")):
         if name in fields and fields[name] == before.get(name) and spec.get(resolved):
             fields[name] = spec[resolved]
-    return fields
+    carried = fields.get("schedule") == before.get("schedule") and (
+        "due_time" not in fields or fields["due_time"] == spec.get("due_at")
+    )
+    return fields, carried
 
 
 def _schedule_state(job: JobModel) -> tuple[Any, ...]:

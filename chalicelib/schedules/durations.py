@@ -131,6 +131,12 @@ def format_seconds(seconds: float) -> str:
     return f"{n} second" + ("s" if n != 1 else "")
 
 
+def millis(value: datetime) -> datetime:
+    """``value`` without its sub-millisecond part: instants are stored, and runs named, to the
+    millisecond, so an instant kept finer would not read back as itself."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
 def format_instant(value: datetime) -> str:
     """RFC 3339 in UTC with a ``Z`` and no microseconds unless present."""
     value = value.astimezone(UTC)

@@ -25,6 +25,7 @@ from chalicelib.schedules.durations import (
     MIN_YEAR,
     format_instant,
     format_seconds,
+    millis,
     parse_due,
     parse_go_duration,
     parse_instant,
@@ -291,9 +292,18 @@ def _rate(every: timedelta) -> str:
     raise NoEquivalentError("schedule", f"{seconds} s is not a whole number of minutes")
 
 
-def parse_spec(fields: Mapping[str, Any], now: datetime) -> ScheduleSpec:
-    """Validate and normalise the schedule fields of a job or a preview request."""
-    now = now.astimezone(UTC)
+def parse_spec(
+    fields: Mapping[str, Any], now: datetime, *, keep_past_due: bool = False
+) -> ScheduleSpec:
+    """Validate and normalise the schedule fields of a job or a preview request.
+
+    A due time at or before ``now`` (``0s``, a past instant, a past ``at()``) means "fire at
+    once", as Dapr and EventBridge's ``at()`` do: it resolves to ``now``. ``keep_past_due`` is
+    for a due time resolved earlier and carried over by an update: it keeps its instant, so
+    the fire it meant keeps its run id and cannot run twice. Instants are kept to the
+    millisecond, the precision they are stored and named with, so a stored spec reads back
+    exactly as parsed."""
+    now = millis(now.astimezone(UTC))
     given = [name for name in RECURRING_FIELDS if fields.get(name) is not None]
     due_text = fields.get("due_time")
     if len(given) > 1:
@@ -324,23 +334,26 @@ def parse_spec(fields: Mapping[str, Any], now: datetime) -> ScheduleSpec:
     if due_text is not None:
         if not isinstance(due_text, str):
             raise ScheduleError("due_time", "must be a string: a duration (30s, PT5M) or RFC 3339")
-        due_at = max(parse_due(due_text, "due_time", now), now)
+        due_at = millis(parse_due(due_text, "due_time", now))
     if "at_local" in parsed:
         if due_at is not None:
             raise ScheduleError("due_time", "cannot be combined with a one-time at() schedule")
         due_at = _at_instant(parsed.pop("at_local"), timezone)
+    if due_at is not None and due_at < now and not keep_past_due:
+        due_at = now
         parsed["expression"] = None
         source = "schedule"
 
     start_at = _instant_field(fields, "start_at")
     end_at = _instant_field(fields, "end_at")
+    start_at, end_at = (millis(t) if t else None for t in (start_at, end_at))
     ttl = fields.get("ttl")
     if ttl is not None:
         if end_at is not None:
             raise ScheduleError("ttl", "give end_at or ttl, not both")
         if not isinstance(ttl, str):
             raise ScheduleError("ttl", "must be a string: a duration (1h, P1D) or RFC 3339")
-        end_at = parse_due(ttl, "ttl", due_at or now)
+        end_at = millis(parse_due(ttl, "ttl", max(due_at or now, now)))
     repeats = fields.get("repeats")
     if repeats is not None and (
         isinstance(repeats, bool) or not isinstance(repeats, int) or not 1 <= repeats <= MAX_REPEATS
@@ -380,7 +393,7 @@ def parse_spec(fields: Mapping[str, Any], now: datetime) -> ScheduleSpec:
         end_at=end_at,
         repeats=repeats,
     )
-    if not spec.upcoming(now, 1):
+    if not spec.upcoming(min(now, due_at or now), 1):
         raise NoEquivalentError(
             source, "never fires: no matching time before its end (or within 30 years)"
         )
