@@ -38,6 +38,12 @@ SECTIONS = [
     ("5. Deployment package (chalice package)", "package.py", [], []),
     ("6. Local runtime timing (make run's stack)", "local_timing.py", ["--quick"], []),
     ("7. Throughput through the local runtime", "throughput.py", ["--quick"], []),
+    (
+        "8. Next fire time: one call, median and worst over start times across a day",
+        "nextfire.py",
+        ["--quick"],
+        [],
+    ),
 ]
 
 

@@ -23,5 +23,5 @@ def test_every_benchmark_runs_in_quick_mode():
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     sections = [line for line in done.stdout.splitlines() if line.startswith("## ")]
-    assert len(sections) == 7
-    assert done.stdout.count("|---") >= 7
+    assert len(sections) == 8
+    assert done.stdout.count("|---") >= 8
