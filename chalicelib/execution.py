@@ -42,10 +42,38 @@ DISPATCH_GRACE = timedelta(minutes=15)
 RETENTION = timedelta(days=30)
 DEFAULT_RETRY = {"max_attempts": 1, "initial_seconds": 1.0, "multiplier": 2.0, "max_seconds": 900}
 CANCEL_POLL_SECONDS = 0.5
+#: What a run needs of the Lambda's remaining time to be claimed (or a fire to be admitted):
+#: its whole timeout if that is short, else at least MIN_START_SECONDS, plus START_MARGIN for
+#: the writes around it. With less, the message is left for another invocation instead of
+#: being claimed and ended TIMED_OUT at once.
+MIN_START_SECONDS = 30.0
+START_MARGIN_SECONDS = 5.0
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class NoTimeLeft(Exception):
+    """The Lambda has too little time left to start a run: nothing was run, nothing counted."""
+
+
+def needed_seconds(timeout_seconds: float | None) -> float:
+    """The Lambda time a run with this timeout needs to be started (see MIN_START_SECONDS)."""
+    return min(float(timeout_seconds or 300), MIN_START_SECONDS) + START_MARGIN_SECONDS
+
+
+def check_time(
+    timeout_seconds: float | None, remaining_ms: Callable[[], int] | None
+) -> float | None:
+    """The Lambda's seconds left, if it has the time a run with this timeout needs, else raise
+    NoTimeLeft; None without a Lambda context (tests, the fault harness): no limit."""
+    if remaining_ms is None:
+        return None
+    left, needed = remaining_ms() / 1000, needed_seconds(timeout_seconds)
+    if left < needed:
+        raise NoTimeLeft(f"too little time left: {left:.1f} s, where a run needs {needed:.0f} s")
+    return left
 
 
 def backoff(policy: dict[str, Any] | None, attempt: int) -> float:
@@ -185,16 +213,46 @@ class Executor:
             raise
         return True
 
+    def release(self, run: RunModel) -> str:
+        """RUNNING → QUEUED for a run claimed (or admitted) that never started its first step:
+        not an attempt, and back on the reaper's dispatch sweep. Refused if a cancel arrived
+        meanwhile (then RUNNING: the caller ends it CANCELLED)."""
+        shard, deadline = dispatch_lease(run.run_id, self._clock())
+        try:
+            run.update(
+                actions=[
+                    RunModel.status.set(QUEUED),
+                    RunModel.started_at.remove(),
+                    RunModel.lease_shard.set(shard),
+                    RunModel.lease_expires_at.set(deadline),
+                ],
+                condition=(RunModel.status == RUNNING) & (RunModel.cancel_requested == False),  # noqa: E712
+            )
+        except UpdateError as error:
+            if _conditional(error):
+                return RUNNING
+            raise
+        return QUEUED
+
     # -- running -----------------------------------------------------------------------------
 
     def execute(self, run: RunModel, remaining_ms: Callable[[], int] | None = None) -> str:
         """Run every step of a RUNNING run; returns the status it ended with (or RUNNING if it
-        lost the run to a cancel, the reaper or a duplicate)."""
+        lost the run to a cancel, the reaper or a duplicate).
+
+        With too little Lambda time left to start it, the run goes back to QUEUED (not an
+        attempt) and NoTimeLeft is raised, so its message is reported failed and comes back."""
         budget = float(run.timeout_seconds or 300)
-        if remaining_ms is not None:
-            budget = min(budget, remaining_ms() / 1000 - 1.0)
-        deadline = time.monotonic() + budget
         steps = [dict(step) for step in run.steps]
+        try:
+            left = check_time(run.timeout_seconds, remaining_ms)
+        except NoTimeLeft:
+            if self.release(run) == QUEUED:
+                raise
+            return self._cancelled(run, steps, "cancel requested before it started")
+        if left is not None:
+            budget = min(budget, left - 1.0)
+        deadline = time.monotonic() + budget
         previous: Any = None
         for index, step in enumerate(steps):
             if index > 0:

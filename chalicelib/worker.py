@@ -7,6 +7,12 @@ Event shapes (docs/operations.md has them all):
 - SQS batch (``Records``), each body ``{"run_id", "tenant"}`` or
   ``{"kind": "fire", "job_id", "tenant", "scheduled_time"}``; the answer lists the failed
   messages only (``batchItemFailures``), so one bad message does not redeliver its neighbours.
+
+A batch runs inline, one message after the other, inside one Lambda's time. A run is claimed
+(a fire admitted) only if the time left covers what it needs (``execution.needed_seconds``);
+otherwise that message and the rest of the batch are reported failed, unprocessed, and SQS
+delivers them again after their visibility timeout. A batch whose every message failed raises
+(``BatchFailed``), so the invocation counts in Lambda's Errors metric and its alarm.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.execution import QUEUED, RUNNING, Executor
+from chalicelib.execution import QUEUED, RUNNING, Executor, NoTimeLeft, check_time
 from chalicelib.firing import Firing, load_job, parse_time
 from chalicelib.queues import QueueGateway, delay_until
 from chalicelib.runs import RunService
@@ -29,6 +35,18 @@ from chalicelib.storage import RunModel
 log = logging.getLogger(__name__)
 DEFAULT_TENANT = "default"
 MAX_EARLY = 2.0  # seconds a delayed message may arrive before its time (whole-second delays)
+
+__all__ = ["BatchFailed", "NoTimeLeft", "Worker"]
+
+
+class BatchFailed(Exception):
+    """Every message of an SQS batch failed. Raised (after logging each failure) so the
+    invocation is an error for Lambda's Errors metric; SQS then delivers the whole batch
+    again, which is what ``batchItemFailures`` listing every message would do too."""
+
+    def __init__(self, failures: list[dict[str, Any]]) -> None:
+        super().__init__(f"every message of the batch failed ({len(failures)})")
+        self.failures = failures
 
 
 class Worker:
@@ -55,7 +73,15 @@ class Worker:
         tenant = str(event.get("tenant") or DEFAULT_TENANT)
         remaining = _remaining(context)
         if event.get("run_id"):
-            status = self.execute_run(tenant, str(event["run_id"]), remaining)
+            try:
+                status = self.execute_run(tenant, str(event["run_id"]), remaining)
+            except NoTimeLeft as error:  # still QUEUED: its message or the reaper runs it
+                log.warning("run %s not started: %s", event["run_id"], error)
+                return {
+                    "run_id": event["run_id"],
+                    "status": QUEUED,
+                    "error": f"not started: {error}",
+                }
             return {"run_id": event["run_id"], "status": status}
         job_id = str(event["job_id"])
         if not event.get("scheduled_time"):  # "run this job now" from the AWS CLI
@@ -65,33 +91,68 @@ class Worker:
             run = self._runs.trigger(tenant, job, created_by="lambda-invoke")
             return {"run_id": run.run_id, "status": run.status}
         when = parse_time(str(event["scheduled_time"]))
+        # The job is read after this check: check against the most any run needs. Raising makes
+        # the (asynchronous) invocation fail, so Lambda and the Scheduler deliver it again.
+        check_time(None, remaining)
         run = self._firing.on_schedule(tenant, job_id, when, event.get("schedule"))
-        return self._run_fire(run, remaining)
+        try:
+            return self._run_fire(run, remaining)
+        except NoTimeLeft:  # admitted, then no time: the run went to its queue
+            assert run is not None
+            return {"run_id": run.run_id, "status": QUEUED}
 
     def handle_sqs(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        """An SQS batch: each message on its own; failures are reported one by one."""
-        failures = []
+        """An SQS batch: each message on its own; failures are reported one by one.
+
+        Once a message finds too little time left, it and every message after it are
+        reported unprocessed (they come back). In Lambda (a ``context`` given), a non-empty
+        batch whose every message failed raises BatchFailed; without a context (the tests'
+        and the fault harness's delivery loops) the answer is returned as it is."""
+        records = event.get("Records", [])
+        failures: list[dict[str, Any]] = []
         remaining = _remaining(context)
-        for record in event.get("Records", []):
+        out_of_time = False
+        for index, record in enumerate(records):
+            message_id = record.get("messageId")
+            if out_of_time:
+                failures.append({"itemIdentifier": message_id})
+                continue
             try:
                 self.handle_message(json.loads(record["body"]), remaining)
+            except NoTimeLeft as error:
+                log.warning(
+                    "message %s not processed (%s): it and the %d after it come back",
+                    message_id,
+                    error,
+                    len(records) - index - 1,
+                )
+                out_of_time = True
+                failures.append({"itemIdentifier": message_id})
             except Exception:
-                log.exception("message %s failed", record.get("messageId"))
-                failures.append({"itemIdentifier": record.get("messageId")})
+                log.exception("message %s failed", message_id)
+                failures.append({"itemIdentifier": message_id})
+        if records and len(failures) == len(records) and context is not None:
+            log.error("every message of the batch failed (%d): the invocation fails", len(records))
+            raise BatchFailed(failures)
         return {"batchItemFailures": failures}
 
     def handle_message(self, body: dict[str, Any], remaining: Callable[[], int] | None) -> Any:
+        """One message; raises NoTimeLeft, before claiming or admitting anything, when the
+        Lambda has too little time left for the run."""
         tenant = str(body.get("tenant") or DEFAULT_TENANT)
         if body.get("kind") == "fire":
             when = parse_time(str(body["scheduled_time"]))
             self.wait_until(when)
             job = load_job(tenant, str(body["job_id"]))
+            if job is not None:  # (a missing job's fire is only recorded SKIPPED)
+                check_time(job.timeout_seconds, remaining)
             run = self._firing.admit(tenant, str(body["job_id"]), when, job, exact=True)
             return self._run_fire(run, remaining)
         return self.execute_run(tenant, str(body["run_id"]), remaining)
 
     def execute_run(self, tenant: str, run_id: str, remaining: Callable[[], int] | None) -> str:
-        """Claim a QUEUED run and execute it; anything else is a duplicate and is ignored."""
+        """Claim a QUEUED run and execute it; anything else is a duplicate and is ignored.
+        Raises NoTimeLeft, the run left (or put back) QUEUED, when there is too little time."""
         try:
             run = RunModel.get(tenant, run_id, consistent_read=True)
         except DoesNotExist:
@@ -105,6 +166,7 @@ class Worker:
                 run.queue, {"run_id": run_id, "tenant": tenant}, delay_until(run.retry_at, now)
             )
             return QUEUED
+        check_time(run.timeout_seconds, remaining)
         if not self._executor.claim(run):
             return run.status
         return self._executor.execute(run, remaining)
@@ -123,7 +185,20 @@ class Worker:
             return {"status": "DUPLICATE"}
         if run.status != RUNNING:
             return {"run_id": run.run_id, "status": run.status}
-        return {"run_id": run.run_id, "status": self._executor.execute(run, remaining)}
+        try:
+            status = self._executor.execute(run, remaining)
+        except NoTimeLeft:
+            # Back to QUEUED. A fire delivered again is a duplicate, so the run goes to its
+            # queue on its own message (if that send fails, the reaper's dispatch sweep sends it).
+            self._send_run(run)
+            raise
+        return {"run_id": run.run_id, "status": status}
+
+    def _send_run(self, run: RunModel) -> None:
+        try:
+            self._queues.send(run.queue, {"run_id": run.run_id, "tenant": run.tenant})
+        except Exception:
+            log.warning("run %s is QUEUED but its message was not sent", run.run_id, exc_info=True)
 
 
 def _remaining(context: Any) -> Callable[[], int] | None:

@@ -12,6 +12,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -141,21 +142,35 @@ class LocalScheduler:
             log.exception("worker failed on the fire of %s at %s", name, when)
 
 
+class LambdaContext:
+    """The part of a Lambda context the worker reads: the time left before the timeout."""
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self._deadline = time.monotonic() + timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(int((self._deadline - time.monotonic()) * 1000), 0)
+
+
 class SqsPump:
     """The SQS event source: long-polls a queue and hands each message to the worker as a
-    one-record Lambda SQS event, deleting it unless the worker reports it failed."""
+    one-record Lambda SQS event with a Lambda context (the deployed queue functions' 900 s),
+    deleting it unless the worker reports it failed or raises (a failed invocation: Lambda
+    leaves the batch for redelivery after its visibility timeout)."""
 
     def __init__(
         self,
         client: Any,
         queue_url: str,
-        handle: Callable[[dict[str, Any]], dict[str, Any]],
+        handle: Callable[[dict[str, Any], Any], dict[str, Any]],
         pool: ThreadPoolExecutor,
+        timeout_seconds: float = 900,
     ) -> None:
         self._client = client
         self._url = queue_url
         self._handle = handle
         self._pool = pool
+        self._timeout = timeout_seconds
         self._arn = "arn:aws:sqs:local:000000000000:" + queue_url.rsplit("/", 1)[-1]
 
     def poll(self, wait_seconds: int = 1) -> int:
@@ -177,9 +192,13 @@ class SqsPump:
             "eventSourceARN": self._arn,
         }
         try:
-            failed = self._handle({"Records": [record]}).get("batchItemFailures")
-        except Exception:
-            log.exception("worker failed on message %s", message["MessageId"])
+            answer = self._handle({"Records": [record]}, LambdaContext(self._timeout))
+            failed = answer.get("batchItemFailures")
+        except Exception as error:
+            if getattr(error, "failures", None) is not None:  # the worker's BatchFailed
+                log.warning("message %s failed: %s", message["MessageId"], error)
+            else:
+                log.exception("worker failed on message %s", message["MessageId"])
             return  # left for redelivery after its visibility timeout
         if not failed:
             self._client.delete_message(QueueUrl=self._url, ReceiptHandle=message["ReceiptHandle"])
