@@ -138,18 +138,20 @@ class JobIn(ScheduleFields):
         }
 
 
-def _no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
+def _no_defaults(schema: dict[str, Any]) -> None:
+    """A patch schema has no defaults: a client generated from it (openapi-python-client) would
+    send each default on every PATCH, and so un-pause a paused job or reset its description."""
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
 
 
 class JobPatch(JobIn):
     """PATCH: every field optional; only the fields sent change (null clears a field)."""
 
-    # Optional, but never null: the schema says string (no default), the validator says why.
-    name: str = Field(  # type: ignore[assignment]
-        None, min_length=1, max_length=200, pattern=NAME_PATTERN, json_schema_extra=_no_default
-    )
-    task: str = Field(None, min_length=1, max_length=200, json_schema_extra=_no_default)  # type: ignore[assignment]
+    model_config = ConfigDict(json_schema_extra=_no_defaults)
+    # Optional, but never null: the schema says string, the validator says why.
+    name: str = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)  # type: ignore[assignment]
+    task: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
 
     @field_validator(
         "name",

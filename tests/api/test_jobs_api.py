@@ -472,3 +472,30 @@ def test_changing_repeats_keeps_a_relative_due_time(client):
     response = send(client, "PATCH", f"/v1/jobs/{job['id']}", {"repeats": 4})
     assert response.json_body["next_run_at"] == job["next_run_at"]
     assert response.json_body["due_time"] == "3h"
+
+
+def test_the_patch_schema_carries_no_defaults():
+    """A client generated from the document sends every default it is given on every PATCH
+    (issue 13, item 7): a patch schema has none, at any of its properties."""
+    from chalicelib.api.openapi import document
+
+    patch = document("native")["components"]["schemas"]["JobPatch"]
+    assert [name for name, prop in patch["properties"].items() if "default" in prop] == []
+    assert "required" not in patch
+    assert document("native")["components"]["schemas"]["JobIn"]["properties"]["enabled"] == {
+        "default": True,
+        "title": "Enabled",
+        "type": "boolean",
+    }  # a create keeps its defaults
+
+
+def test_patching_only_the_schedule_of_a_paused_job_changes_only_the_schedule(client, scheduler):
+    job = create(client, description="keep me", timeout_seconds=60, overlap="skip")
+    send(client, "POST", f"/v1/jobs/{job['id']}/pause")
+    response = send(client, "PATCH", f"/v1/jobs/{job['id']}", {"schedule": "0 3 * * *"})
+    assert response.status_code == 200, response.json_body
+    got = client.get(f"/v1/jobs/{job['id']}").json_body
+    assert (got["schedule"], got["enabled"], got["next_run_at"]) == ("0 3 * * *", False, None)
+    assert (got["description"], got["timeout_seconds"], got["overlap"]) == ("keep me", 60, "skip")
+    (schedule,) = schedules_of(scheduler, job["id"]).values()
+    assert schedule["State"] == "DISABLED"
