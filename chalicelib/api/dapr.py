@@ -14,6 +14,7 @@ from chalice import Blueprint, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from chalicelib import services
+from chalicelib.api.models import name_rule
 from chalicelib.api.routing import parse_body, principal, route
 from chalicelib.errors import BeatlessError, Conflict, InvalidRequest, NotFound, Unprocessable
 from chalicelib.storage import JobModel, JobNameModel
@@ -223,11 +224,12 @@ def make_blueprint(prefix: str) -> Blueprint:
 
 
 def _name(raw: str) -> str:
+    """The job name in the path: the native face's rules (``name_rule``), and not ``.``/``..``."""
     name = urllib.parse.unquote(raw)
-    if not name or len(name) > 200 or name in (".", "..") or any(c in name for c in "/\\#?"):
-        raise InvalidRequest("name", "must be 1-200 characters without / \\ # ? (or . and ..)")
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise InvalidRequest("name", "must not contain control characters")
+    if name in (".", ".."):
+        raise InvalidRequest("name", "must not be . or .. (a path segment)")
+    if rule := name_rule(name):
+        raise InvalidRequest("name", rule)
     return name
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -12,8 +14,73 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-NAME_PATTERN = r"^[^\x00-\x1f\x7f/\\#?]+$"
+#: What ``str.isspace`` calls whitespace: a name may not start or end with any of it.
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+NAME_MAX = 200
+#: ``name_rule`` as a pattern, for the OpenAPI documents: no control character nor ``/ \ # ?``
+#: anywhere, and neither end whitespace. The classes are spelled out (not ``\s``, which means
+#: different things to ECMA, Python and Rust regexes).
+_INNER = r"[^\x00-\x1f\x7f/\\#?]"
+_EDGE = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/\\#?]"
+NAME_PATTERN = rf"^{_EDGE}(?:{_INNER}*{_EDGE})?$"
+#: ``padding_rule`` as a pattern: any character, but neither end whitespace (``[\s\S]`` is any
+#: character whatever ``\s`` means).
+_UNPADDED = r"[^\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+UNPADDED_PATTERN = rf"^{_UNPADDED}(?:[\s\S]*{_UNPADDED})?$"
+
+
+def padding_rule(name: str) -> str | None:
+    """What is wrong with a name's whitespace, or None: every face refuses a blank name, and one
+    with whitespace at either end (refused, not trimmed: ``" a"`` and ``"a"`` would be two jobs
+    that look alike, and a name is a job's key in the Dapr face's URLs)."""
+    if not name.strip():
+        return "must not be blank (empty or only whitespace)"
+    if name != name.strip():
+        return "must not start or end with whitespace"
+    return None
+
+
+def name_rule(name: str) -> str | None:
+    """What is wrong with a job name of the native and Dapr faces, or None (``NAME_PATTERN`` says
+    the same to OpenAPI clients)."""
+    if rule := padding_rule(name):
+        return rule
+    if len(name) > NAME_MAX:
+        return f"must be at most {NAME_MAX} characters"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "must not contain control characters"
+    if any(c in name for c in "/\\#?"):
+        return "must not contain / \\ # ?"
+    return None
+
+
+def _checked(rule: Callable[[str], str | None]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if problem := rule(value):
+            raise PydanticCustomError("job_name", problem)
+        return value
+
+    return check
+
+
+#: A job name of the native face (JobIn, JobPatch).
+Name = Annotated[
+    str,
+    Field(min_length=1, max_length=NAME_MAX, json_schema_extra={"pattern": NAME_PATTERN}),
+    AfterValidator(_checked(name_rule)),
+]
+#: A job name where a face allows any character (udata): not blank, no whitespace at the ends.
+UnpaddedName = Annotated[
+    str,
+    Field(json_schema_extra={"pattern": UNPADDED_PATTERN}),
+    AfterValidator(_checked(padding_rule)),
+]
+
 #: Fields a GET returns that a PUT or PATCH may carry back unchanged; they are ignored.
 READ_ONLY = frozenset(
     {
@@ -102,7 +169,7 @@ class ScheduleFields(BaseModel):
 class JobIn(ScheduleFields):
     """A job as POST and PUT take it. Read-only fields of a GET body are accepted and ignored."""
 
-    name: str = Field(min_length=1, max_length=200, pattern=NAME_PATTERN)
+    name: Name
     task: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=2000)
     args: list[Any] = Field(default_factory=list)
@@ -150,7 +217,7 @@ class JobPatch(JobIn):
 
     model_config = ConfigDict(json_schema_extra=_no_defaults)
     # Optional, but never null: the schema says string, the validator says why.
-    name: str = Field(None, min_length=1, max_length=200, pattern=NAME_PATTERN)  # type: ignore[assignment]
+    name: Name = None  # type: ignore[assignment]
     task: str = Field(None, min_length=1, max_length=200)  # type: ignore[assignment]
 
     @field_validator(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from chalicelib import services
 from chalicelib.api import masks
+from chalicelib.api.models import UnpaddedName
 from chalicelib.api.routing import parse_body, principal, route
 from chalicelib.errors import BeatlessError, InvalidRequest, NotFound
 from chalicelib.execution import (
@@ -74,7 +75,7 @@ class UdataJobIn(BaseModel):
     """udata's job form: unknown and read-only keys are ignored, as wtforms-json does."""
 
     model_config = ConfigDict(extra="ignore")
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: UnpaddedName | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     task: str | None = Field(None, min_length=1, max_length=200)
     enabled: bool | None = None

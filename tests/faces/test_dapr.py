@@ -230,3 +230,17 @@ def test_due_time_30s_takes_the_sqs_path(client, scheduler):
     (job,) = client.get("/v1/jobs").json_body["items"]
     assert job["path"] == "sqs"
     assert schedules_of(scheduler, job["id"]) == {}
+
+
+@pytest.mark.parametrize(
+    "name", ["%20", "%20%20", "%E3%80%80", "%20padded", "padded%20", "%C2%A0x"]
+)
+@pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
+def test_blank_and_padded_names_are_400s(client, name, method):
+    """A name in the path is the job's name: blank, or with whitespace around it, it is refused
+    (not trimmed: `" a"` and `"a"` would be two jobs that look alike)."""
+    response = send(client, method, f"/v1.0/jobs/{name}", {"schedule": "@daily"})
+    assert response.status_code == 400, response.json_body
+    assert response.json_body["errorCode"] == "DAPR_SCHEDULER_SCHEDULE_JOB"
+    assert "whitespace" in response.json_body["message"]
+    assert client.get("/v1/jobs").json_body["items"] == []
