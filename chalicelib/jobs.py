@@ -139,6 +139,7 @@ class JobService:
         cursor: str | None = None,
         enabled: bool | None = None,
         task: str | None = None,
+        name_prefix: str | None = None,
     ) -> JobPage:
         """One page of a tenant's jobs, oldest first: a Query on the tenant's partition (filters
         apply after the key condition, so a filtered page may read more items than it returns)."""
@@ -148,6 +149,9 @@ class JobService:
             condition = JobModel.enabled == enabled
         if task is not None:
             clause = JobModel.task == task
+            condition = clause if condition is None else condition & clause
+        if name_prefix is not None:
+            clause = JobModel.name.startswith(name_prefix)
             condition = clause if condition is None else condition & clause
         results = JobModel.query(
             tenant,

@@ -226,11 +226,16 @@ class RunService:
         job_id: str | None = None,
         task: str | None = None,
         statuses: tuple[str, ...] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Page:
         """A tenant's runs newest first (Query on the tenant, descending), or one job's (Query
-        on the by-job index); status and task filter after the key condition."""
+        on the by-job index); status, task and the time range (``since`` <= queued_at <
+        ``until``) filter after the key condition."""
         if status is not None and status not in STATUSES:
             raise InvalidRequest("status", f"{status!r} must be one of {', '.join(STATUSES)}")
+        if since is not None and until is not None and until <= since:
+            raise InvalidRequest("until", "must be after since (the range is empty)")
         if job_id is not None and not is_id(job_id):
             raise InvalidRequest("job_id", f"{job_id[:100]!r} is not a job id")
         condition = None
@@ -240,6 +245,12 @@ class RunService:
             condition = RunModel.status.is_in(*statuses)
         if task is not None:
             clause = RunModel.task == task
+            condition = clause if condition is None else condition & clause
+        if since is not None:
+            clause = RunModel.queued_at >= since
+            condition = clause if condition is None else condition & clause
+        if until is not None:
+            clause = RunModel.queued_at < until
             condition = clause if condition is None else condition & clause
         if job_id is not None:
             key = f"{tenant}#{job_id}"

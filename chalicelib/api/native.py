@@ -15,6 +15,7 @@ from chalicelib.api.routing import (
     parse_body,
     principal,
     query_bool,
+    query_instant,
     query_int,
     query_raw,
     query_value,
@@ -145,6 +146,7 @@ def create_job() -> Response:
         QueryParam("cursor", {"type": "string"}, "the cursor of the previous page"),
         QueryParam("enabled", {"type": "boolean"}),
         QueryParam("task", {"type": "string"}),
+        QueryParam("name", {"type": "string"}, "jobs whose name starts with this (case-sensitive)"),
     ),
 )
 def list_jobs() -> dict[str, Any]:
@@ -154,6 +156,7 @@ def list_jobs() -> dict[str, Any]:
         cursor=query_value(bp, "cursor"),
         enabled=query_bool(bp, "enabled"),
         task=query_value(bp, "task"),
+        name_prefix=query_value(bp, "name"),
     )
     return {"items": [job_out(job) for job in page.items], "cursor": page.cursor}
 
@@ -256,6 +259,8 @@ RUN_FILTERS = (
     QueryParam("cursor", {"type": "string"}, "the cursor of the previous page"),
     QueryParam("status", {"type": "string", "enum": list(STATUSES)}),
     QueryParam("task", {"type": "string"}),
+    QueryParam("since", {"type": "string", "format": "date-time"}, "queued at or after (RFC 3339)"),
+    QueryParam("until", {"type": "string", "format": "date-time"}, "queued before (RFC 3339)"),
 )
 
 
@@ -267,6 +272,8 @@ def _run_page(job_id: str | None = None) -> dict[str, Any]:
         status=query_raw(bp, "status"),  # an enum: ?status= is not one of its values
         job_id=job_id or query_value(bp, "job_id"),
         task=query_value(bp, "task"),
+        since=query_instant(bp, "since"),
+        until=query_instant(bp, "until"),
     )
     return {"items": [run_out(run) for run in page.items], "cursor": page.cursor}
 

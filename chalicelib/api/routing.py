@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,6 +23,8 @@ from pynamodb.exceptions import PynamoDBException
 
 from chalicelib.auth import Principal
 from chalicelib.errors import BeatlessError, InvalidRequest, PayloadTooLarge, from_aws
+from chalicelib.schedules.durations import parse_instant
+from chalicelib.schedules.errors import ScheduleError
 
 log = logging.getLogger(__name__)
 #: What AWS raises through boto3 and PynamoDB: throttling, 5xx, timeouts, lost races.
@@ -108,13 +112,18 @@ def route(
     error_model: type[BaseModel] | None = None,
     errors: tuple[int, ...] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register ``view`` on ``bp`` for ``method path`` with error rendering and OpenAPI docs."""
+    """Register ``view`` on ``bp`` for ``method path`` with error rendering and OpenAPI docs.
+
+    ``query`` declares the operation's query parameters (and headers): they are what its OpenAPI
+    document lists, and any other query parameter is a 400 naming it, never silently ignored."""
+    takes = frozenset(q.name for q in query if q.location == "query")
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapped(**kwargs: Any) -> Any:
             try:
                 _check_size(bp)  # before any lookup: an oversized body is refused unread
+                _check_query(bp, takes)
                 return view(**kwargs)
             except (BeatlessError, *AWS_ERRORS) as error:
                 return answer_error(render, error)
@@ -145,6 +154,17 @@ def _check_size(bp: Blueprint) -> None:
     raw = bp.current_request.raw_body or b""
     if len(raw) > MAX_BODY:
         raise PayloadTooLarge("body", f"is {len(raw)} bytes; the limit is {MAX_BODY}")
+
+
+def _check_query(bp: Blueprint, takes: frozenset[str]) -> None:
+    """Refuse a query parameter the operation does not declare: ``GET /v1/jobs?nmae=x`` must not
+    answer every job as if it had been filtered."""
+    unknown = sorted(set(bp.current_request.query_params or {}) - takes)
+    if unknown:
+        known = f"it takes {', '.join(sorted(takes))}" if takes else "it takes none"
+        raise InvalidRequest(
+            unknown[0][:100], f"is not a query parameter of this operation ({known})"
+        )
 
 
 def route_of(path: str | None, method: str) -> RouteDoc | None:
@@ -225,3 +245,23 @@ def query_bool(bp: Blueprint, name: str) -> bool | None:
     if raw not in ("true", "false"):
         raise InvalidRequest(name, f"{raw!r} must be true or false")
     return raw == "true"
+
+
+#: RFC 3339 as the ``date-time`` format has it (a ``+`` decoded to a space is taken back).
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+def query_instant(bp: Blueprint, name: str) -> datetime | None:
+    """An RFC 3339 query parameter such as ``2030-01-01T09:00:00Z``, offset required."""
+    raw = query_raw(bp, name)
+    if raw is None:
+        return None
+    text = re.sub(r" (\d{2}:\d{2})$", r"+\1", raw)  # ?since=...T09:00:00+02:00, + unencoded
+    if not _RFC3339.match(text):
+        raise InvalidRequest(
+            name, f"{raw[:100]!r} must be an RFC 3339 instant such as 2030-01-01T09:00:00Z"
+        )
+    try:
+        return parse_instant(text, name)
+    except ScheduleError as error:
+        raise InvalidRequest(name, error.rule) from None

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 from chalicelib import services
 from chalicelib.api import masks
 from chalicelib.api.models import UnpaddedName
-from chalicelib.api.routing import parse_body, principal, route
+from chalicelib.api.routing import QueryParam, parse_body, principal, route
 from chalicelib.errors import BeatlessError, InvalidRequest, NotFound
 from chalicelib.execution import (
     CANCELLED,
@@ -119,6 +119,9 @@ class UdataErrorOut(BaseModel):
     errors: dict[str, str] | None = None
 
 
+#: udata reads ``?lang=`` on every API call (``set_api_language``) and its clients send it: taken,
+#: and without effect here (answers are in English, as udata's default language).
+LANG = QueryParam("lang", {"type": "string"}, "accepted; answers are in English")
 _route = functools.partial(
     route,
     bp,
@@ -127,6 +130,7 @@ _route = functools.partial(
     access="admin",
     render=udata_error,
     error_model=UdataErrorOut,
+    query=(LANG,),
 )
 
 

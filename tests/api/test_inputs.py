@@ -10,6 +10,7 @@ import pytest
 
 from chalicelib.api import models
 from chalicelib.api.openapi import document
+from chalicelib.api.routing import ROUTES
 from tests.api.helpers import create, job_body, send
 
 UDATA = "/api/1/workers"
@@ -113,3 +114,138 @@ def test_the_documented_udata_name_pattern_says_what_the_validator_does():
 def test_whitespace_the_rule_knows_is_pythons():
     every = {chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()}
     assert every == set(models.WHITESPACE)
+
+
+# -- undeclared query parameters ------------------------------------------------------------
+
+
+def test_native_unknown_query_parameter_is_a_400_naming_it(client):
+    create(client, name="one")
+    response = client.get("/v1/jobs?nmae=one")
+    assert response.status_code == 400, response.json_body
+    assert field_of(response) == "nmae"
+    assert "not a query parameter" in response.json_body["error"]["details"]["rule"]
+    assert "name" in response.json_body["error"]["details"]["rule"]  # what it does take
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v1/status?verbose=1"),
+        ("GET", "/v1/jobs/{id}?expand=runs"),
+        ("POST", "/v1/jobs/{id}/pause?now=true"),
+        ("GET", "/v1/jobs/{id}/runs?job_id={id}"),  # the path says which job
+        ("GET", "/v1/tasks/registered?limit=5"),
+        ("GET", "/v1/jobs?_=1700000000000"),  # a cache-buster is refused like any other
+    ],
+)
+def test_native_operations_refuse_parameters_they_do_not_take(client, method, path):
+    job = create(client)
+    response = send(client, method, path.format(id=job["id"]))
+    assert response.status_code == 400, response.json_body
+    assert field_of(response) in path
+    assert client.get(f"/v1/jobs/{job['id']}").json_body["enabled"] is True  # nothing happened
+
+
+def test_udata_unknown_query_parameter_is_a_400_in_udatas_shape(client):
+    response = client.get(f"{UDATA}/jobs/?page_size=5")
+    assert response.status_code == 400
+    assert set(response.json_body) == {"message", "errors"}
+    assert set(response.json_body["errors"]) == {"page_size"}
+
+
+def test_udata_accepts_lang_as_udata_does(client):
+    """udata reads ``?lang=`` on every API call (set_api_language); its clients send it."""
+    send(client, "POST", f"{UDATA}/jobs/", {"name": "j", "task": "echo", "crontab": CRON})
+    assert len(client.get(f"{UDATA}/jobs/?lang=fr").json_body) == 1
+    assert client.get(f"{UDATA}/jobs/schedulables?lang=en").status_code == 200
+
+
+def test_dapr_unknown_query_parameter_is_a_400_in_daprs_shape(client):
+    send(client, "POST", "/v1.0/jobs/d", {"schedule": "@daily"})
+    response = client.get("/v1.0/jobs/d?metadata.ttlInSeconds=5")
+    assert response.status_code == 400
+    assert set(response.json_body) == {"errorCode", "message"}
+    assert "metadata.ttlInSeconds" in response.json_body["message"]
+
+
+def test_alteryx_unknown_query_parameter_is_a_400_and_includemessages_still_works(client):
+    workflow = create(client)
+    run = send(client, "POST", f"/webapi/v3/workflows/{workflow['id']}/jobs", {}).json_body
+    assert client.get(f"/webapi/v3/jobs/{run['id']}?includeMessages=false").status_code == 200
+    response = client.get(f"/webapi/v3/workflows/{workflow['id']}/jobs?resultCode=Error")
+    assert response.status_code == 400
+    assert set(response.json_body) == {"message"}
+    assert "resultCode" in response.json_body["message"]
+
+
+def test_vitam_unknown_query_parameter_is_a_400_in_vitams_shape(client):
+    headers = {"X-Tenant-Id": "default"}
+    assert client.get("/vitam/v1/tasks?query=name%3D%27x*%27", headers=headers).status_code == 200
+    response = client.get("/vitam/v1/tasks?limit=5", headers=headers)
+    assert response.status_code == 400
+    assert response.json_body["http_code"] == 400
+    assert "limit" in response.json_body["message"]
+    assert response.headers["X-Request-Id"]
+
+
+def test_every_declared_query_parameter_is_documented():
+    """The list a request is checked against is the one in the OpenAPI documents."""
+    for doc in ROUTES:
+        operation = document(doc.face)["paths"][doc.path][doc.method.lower()]
+        documented = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+        assert documented == {q.name for q in doc.query if q.location == "query"}, doc.path
+
+
+# -- filters users obviously mean -----------------------------------------------------------
+
+
+def test_jobs_filter_by_name_prefix(client):
+    ids = {name: create(client, name=name)["id"] for name in ("report-a", "report-b", "other")}
+    names = [j["name"] for j in client.get("/v1/jobs?name=report-").json_body["items"]]
+    assert names == ["report-a", "report-b"]
+    assert client.get("/v1/jobs?name=report-b").json_body["items"][0]["id"] == ids["report-b"]
+    assert client.get("/v1/jobs?name=Report").json_body["items"] == []  # case-sensitive
+    page = client.get("/v1/jobs?name=report&limit=1").json_body
+    rest = client.get(f"/v1/jobs?name=report&limit=1&cursor={page['cursor']}").json_body
+    assert [j["name"] for j in page["items"] + rest["items"]] == ["report-a", "report-b"]
+
+
+def test_runs_filter_by_time_range_on_queued_at(client):
+    first = send(client, "POST", "/v1/tasks", {"task": "echo"}).json_body
+    second = send(client, "POST", "/v1/tasks", {"task": "echo"}).json_body
+    at = second["queued_at"]
+
+    def ids(query: str) -> list[str]:
+        response = client.get(f"/v1/tasks?{query}")
+        assert response.status_code == 200, response.json_body
+        return [r["id"] for r in response.json_body["items"]]
+
+    both = [second["id"], first["id"]]
+    assert ids("since=2000-01-01T00:00:00Z") == both
+    # queued_at is shown to the second: the first run is in the range if shown at the same one
+    assert ids(f"since={at}") == (both if first["queued_at"] == at else [second["id"]])
+    assert ids(f"until={at}") == ([] if first["queued_at"] == at else [first["id"]])
+    assert ids("until=2000-01-01T00:00:00Z") == []
+    assert ids("since=2000-01-01T00:00:00Z&until=2190-01-01T00:00:00%2B02:00") == both
+    assert ids("until=2190-01-01T00:00:00+02:00") == both  # a + sent unencoded reads as a space
+    job = create(client)
+    trigger = send(client, "POST", f"/v1/jobs/{job['id']}/trigger").json_body
+    runs = client.get(f"/v1/jobs/{job['id']}/runs?since=2000-01-01T00:00:00Z").json_body
+    assert [r["id"] for r in runs["items"]] == [trigger["id"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("since=yesterday", "since"),
+        ("until=2030-01-01", "until"),  # no time, no offset: not RFC 3339
+        ("until=2030-01-01T00:00:00", "until"),  # no offset
+        ("since=", "since"),
+        ("since=2030-01-02T00:00:00Z&until=2030-01-01T00:00:00Z", "until"),
+    ],
+)
+def test_bad_time_ranges_are_400s(client, query, field):
+    response = client.get(f"/v1/tasks?{query}")
+    assert response.status_code == 400, response.json_body
+    assert field_of(response) == field
