@@ -281,6 +281,7 @@ class JobService:
             raise InvalidRequest("task", f"{task!r} is not a registered task (known: {known})")
         if not definition.schedulable:
             raise InvalidRequest("task", f"{task!r} cannot be scheduled")
+        definition.check_arguments(values.get("args") or [], values.get("kwargs") or {})
         schedule_input = {k: values[k] for k in SCHEDULE_FIELDS if values.get(k) is not None}
         if previous is not None and previous.schedule_input == schedule_input:
             # Unchanged input keeps its resolved spec: "30s" stays the instant it meant, and an

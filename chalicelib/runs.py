@@ -76,6 +76,9 @@ def steps_of(
             raise InvalidRequest(
                 label, f"{step['task']!r} is not a registered task (known: {known})"
             )
+        registry.get(step["task"]).check_arguments(  # type: ignore[union-attr]
+            step["args"], step["kwargs"], at=label.rpartition(".")[0]
+        )
     return raw
 
 

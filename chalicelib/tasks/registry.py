@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chalicelib.errors import InvalidRequest
+
 QUEUES = ("high", "default", "low")
+_POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,33 @@ class TaskDef:
     queue: str
     doc: str
     schedulable: bool
+
+    def check_arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any], at: str = "") -> None:
+        """Refuse what ``func(ctx, *args, **kwargs)`` could not be called with, when a job or a
+        run is made rather than as a TypeError when it runs: an InvalidRequest naming the field
+        (``args`` or ``kwargs``, under ``at``: ``steps.2.kwargs``) and Python's own rule."""
+        try:
+            signature = inspect.signature(self.func)
+        except (TypeError, ValueError):  # no signature to check against: the run will tell
+            return
+        params = list(signature.parameters.values())
+        ctx = params.pop(0) if params and params[0].kind in _POSITIONAL else None
+        signature = signature.replace(parameters=params)
+        where = f"{at}." if at else ""
+        try:
+            signature.bind_partial(*args)
+        except TypeError as error:
+            raise InvalidRequest(f"{where}args", str(error)) from None
+        if (
+            ctx is not None
+            and ctx.kind is not inspect.Parameter.POSITIONAL_ONLY
+            and ctx.name in kwargs
+        ):
+            raise InvalidRequest(f"{where}kwargs", f"multiple values for argument {ctx.name!r}")
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as error:  # an unknown or repeated keyword, or a missing argument
+            raise InvalidRequest(f"{where}{'kwargs' if kwargs else 'args'}", str(error)) from None
 
 
 class TaskRegistry:

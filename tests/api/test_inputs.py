@@ -249,3 +249,77 @@ def test_bad_time_ranges_are_400s(client, query, field):
     response = client.get(f"/v1/tasks?{query}")
     assert response.status_code == 400, response.json_body
     assert field_of(response) == field
+
+
+# -- task arguments that cannot bind --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "fragment"),
+    [
+        ({"task": "sleep", "args": [1, 2]}, "args", "too many positional arguments"),
+        ({"task": "sleep", "kwargs": {"secs": 1}}, "kwargs", "unexpected keyword argument 'secs'"),
+        ({"task": "sleep", "args": [1], "kwargs": {"seconds": 2}}, "kwargs", "multiple values"),
+        ({"task": "tests.flaky", "kwargs": {"key": "k"}}, "kwargs", "'failures'"),
+        ({"task": "tests.flaky"}, "args", "missing a required argument: 'key'"),
+    ],
+)
+def test_job_args_that_cannot_bind_are_400s_at_creation(client, overrides, field, fragment):
+    response = send(client, "POST", "/v1/jobs", job_body(**overrides))
+    assert response.status_code == 400, response.json_body
+    assert field_of(response) == field
+    assert fragment in response.json_body["error"]["details"]["rule"]
+    assert client.get("/v1/jobs").json_body["items"] == []
+
+
+def test_job_args_that_bind_are_fine(client):
+    create(client, name="a", task="sleep", args=[0.1])
+    create(client, name="b", task="sleep", kwargs={"seconds": 0.1})
+    create(client, name="c", task="echo", args=[1, 2, 3], kwargs={"anything": True})
+    create(client, name="d", task="tests.flaky", args=["k"], kwargs={"failures": 1})
+
+
+def test_patch_and_put_check_the_arguments_against_the_task_they_leave(client):
+    job = create(client, task="echo", args=[1, 2])
+    response = send(client, "PATCH", f"/v1/jobs/{job['id']}", {"task": "sleep"})
+    assert response.status_code == 400, response.json_body
+    assert field_of(response) == "args"  # sleep takes one: the job's two args cannot follow
+    response = send(client, "PATCH", f"/v1/jobs/{job['id']}", {"task": "sleep", "args": [1]})
+    assert response.status_code == 200, response.json_body
+    response = send(client, "PUT", f"/v1/jobs/{job['id']}", job_body(task="sleep", kwargs={"x": 1}))
+    assert response.status_code == 400
+    assert field_of(response) == "kwargs"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"task": "sleep", "args": [1, 2]}, "args"),
+        ({"task": "fail", "kwargs": {"msg": "x"}}, "kwargs"),
+        (
+            {"steps": [{"task": "echo"}, {"task": "tests.add", "kwargs": {"m": 1}}]},
+            "steps.1.kwargs",
+        ),
+        ({"steps": [{"task": "tests.add", "args": [1, 2]}]}, "steps.0.args"),
+    ],
+)
+def test_adhoc_run_args_that_cannot_bind_are_400s(client, body, field):
+    response = send(client, "POST", "/v1/tasks", body)
+    assert response.status_code == 400, response.json_body
+    assert field_of(response) == field
+    assert client.get("/v1/tasks").json_body["items"] == []
+
+
+def test_udata_job_args_that_cannot_bind_are_400s_in_udatas_shape(client):
+    body = {"name": "j", "task": "sleep", "args": [1, 2, 3], "crontab": CRON}
+    response = send(client, "POST", f"{UDATA}/jobs/", body)
+    assert response.status_code == 400, response.json_body
+    assert set(response.json_body["errors"]) == {"args"}
+    assert "too many positional arguments" in response.json_body["errors"]["args"]
+
+
+def test_vitam_action_arguments_that_cannot_bind_are_400s(client):
+    step = {"Step": "s", "actions": [{"action": "tests.add", "arguments": {"nn": 1}}]}
+    response = send(client, "POST", "/vitam/v1/tasks", step, **{"X-Tenant-Id": "default"})
+    assert response.status_code == 400, response.json_body
+    assert "unexpected keyword argument 'nn'" in response.json_body["message"]
