@@ -23,6 +23,7 @@ from pynamodb.models import Model
 from chalicelib.queues import QueueGateway, delay_until
 from chalicelib.schedules.durations import format_instant
 from chalicelib.storage import MessageModel, RunModel
+from chalicelib.storage.models import AttemptEntry
 from chalicelib.tasks import TaskRegistry
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ DISPATCH_GRACE = timedelta(minutes=15)
 RETENTION = timedelta(days=30)
 DEFAULT_RETRY = {"max_attempts": 1, "initial_seconds": 1.0, "multiplier": 2.0, "max_seconds": 900}
 CANCEL_POLL_SECONDS = 0.5
+#: The top-level fields that describe how a run (or its last attempt) ended: an outcome write
+#: sets those it has and removes the rest, so nothing of an earlier attempt stays on top.
+OUTCOME_FIELDS = ("result", "exc", "error", "traceback", "reason", "retry_at")
 #: What a run needs of the Lambda's remaining time to be claimed (or a fire to be admitted):
 #: its whole timeout if that is short, else at least MIN_START_SECONDS, plus START_MARGIN for
 #: the writes around it. With less, the message is left for another invocation instead of
@@ -155,6 +159,12 @@ class TaskContext:
             step=self.step,
             expires_at=self._clock() + RETENTION,
         ).save()
+
+    @property
+    def cancel_seen(self) -> bool:
+        """Whether ``cancelled()`` ever answered True: the step was told to stop, so however it
+        returns, it was interrupted (CANCELLED, its result dropped)."""
+        return self._cancelled
 
     def cancelled(self) -> bool:
         """Whether a cancel was requested; reads at most every half second."""
@@ -287,6 +297,9 @@ class Executor:
                     str(error)[:MESSAGE_LIMIT],
                     tb.format_exc()[-TRACEBACK_LIMIT:],
                 )
+            if context.cancel_seen:  # it stopped early because it was told to: not a success
+                step["status"], step["ended_at"] = CANCELLED, format_instant(self._clock())
+                return self._cancelled(run, steps, "cancel requested while running")
             step["status"], step["ended_at"] = SUCCEEDED, format_instant(self._clock())
             step["result"] = cap_result(result)
             previous = result
@@ -309,7 +322,17 @@ class Executor:
 
     # -- outcomes ----------------------------------------------------------------------------
 
-    def _end(self, run: RunModel, status: str, steps: list[dict[str, Any]], **fields: Any) -> bool:
+    def _end(
+        self,
+        run: RunModel,
+        status: str,
+        steps: list[dict[str, Any]],
+        why: str | None = None,
+        **fields: Any,
+    ) -> bool:
+        """The final outcome, in one conditional update: the status, the outcome fields given
+        (the others removed: they were an earlier attempt's), and this attempt appended to
+        ``attempts`` with ``why`` as its error."""
         now = self._clock()
         actions = [
             RunModel.status.set(status),
@@ -318,8 +341,9 @@ class Executor:
             RunModel.expires_at.set(now + RETENTION),
             RunModel.lease_shard.remove(),
             RunModel.lease_expires_at.remove(),
+            _append_attempt(run, status, now, why),
         ]
-        actions += [getattr(RunModel, name).set(value) for name, value in fields.items()]
+        actions += _outcome(fields, OUTCOME_FIELDS)
         condition = RunModel.status == RUNNING
         if status == SUCCEEDED:
             condition &= RunModel.cancel_requested == False  # noqa: E712
@@ -350,12 +374,17 @@ class Executor:
         if run.cancel_requested:
             return self._cancelled(run, steps, "cancel requested; its worker stopped answering")
         reason = "lease expired: the worker was stopped (timeout or crash) before it finished"
-        if attempts_left(run) and self.requeue(run, steps, exc="LeaseExpired", error=reason):
+        if attempts_left(run) and self.requeue(
+            run, steps, outcome=TIMED_OUT, exc="LeaseExpired", error=reason
+        ):
             return QUEUED
-        return self._timed_out(run, steps, reason)
+        return self._timed_out(run, steps, reason, exc="LeaseExpired")
 
-    def _timed_out(self, run: RunModel, steps: list[dict[str, Any]], reason: str) -> str:
-        return TIMED_OUT if self._end(run, TIMED_OUT, steps, reason=reason) else RUNNING
+    def _timed_out(
+        self, run: RunModel, steps: list[dict[str, Any]], reason: str, exc: str = "TimedOut"
+    ) -> str:
+        ended = self._end(run, TIMED_OUT, steps, why=f"{exc}: {reason}", reason=reason)
+        return TIMED_OUT if ended else RUNNING
 
     def _failed(
         self,
@@ -367,19 +396,29 @@ class Executor:
         retry: bool = True,
     ) -> str:
         if retry and attempts_left(run) and not run.cancel_requested:
-            if self.requeue(run, steps, exc=exc, error=message, traceback=trace):
+            if self.requeue(run, steps, exc=exc, error=message, traceback=trace or None):
                 return QUEUED
             # The requeue lost its condition: a cancel arrived (or the run was reaped).
             return self._cancelled(run, steps, "cancel requested while running")
-        if not self._end(run, FAILED, steps, exc=exc, error=message, traceback=trace or None):
+        why = f"{exc}: {message}"
+        if not self._end(run, FAILED, steps, why, exc=exc, error=message, traceback=trace or None):
             return RUNNING
         self._queues.send_failed({"run_id": run.run_id, "tenant": run.tenant, "exc": exc})
         return FAILED
 
     def requeue(
-        self, run: RunModel, steps: list[dict[str, Any]] | None = None, **fields: Any
+        self,
+        run: RunModel,
+        steps: list[dict[str, Any]] | None = None,
+        outcome: str = FAILED,
+        *,
+        exc: str,
+        error: str,
+        traceback: str | None = None,
     ) -> bool:
-        """RUNNING → QUEUED for another attempt after the policy's backoff, through SQS."""
+        """RUNNING → QUEUED for another attempt after the policy's backoff, through SQS. The
+        attempt that ended is appended to ``attempts``; on top, ``exc``, ``error`` and
+        ``traceback`` say why the run waits (only this attempt's: the rest is removed)."""
         now = self._clock()
         wait = backoff(run.retry, int(run.attempt))
         retry_at = now + timedelta(seconds=wait)
@@ -390,10 +429,12 @@ class Executor:
             RunModel.retry_at.set(retry_at),
             RunModel.lease_shard.set(shard),
             RunModel.lease_expires_at.set(deadline),
+            _append_attempt(run, outcome, now, f"{exc}: {error}"),
         ]
         if steps is not None:
             actions.append(RunModel.steps.set([_reset(s) for s in steps]))
-        actions += [getattr(RunModel, k).set(v) for k, v in fields.items() if v is not None]
+        failure = {"exc": exc, "error": error, "traceback": traceback}
+        actions += _outcome(failure, ("result", "exc", "error", "traceback", "reason"))
         try:
             run.update(
                 actions=actions,
@@ -428,6 +469,31 @@ class Executor:
                 return run.status
             raise
         return "REDISPATCHED"
+
+
+def _append_attempt(run: RunModel, outcome: str, ended: datetime, error: str | None) -> Any:
+    """The update action appending the run's current attempt to ``attempts`` (created on the
+    first append: runs written before the list existed have none)."""
+    entry = AttemptEntry(
+        number=int(run.attempt),
+        started_at=run.started_at,
+        ended_at=ended,
+        outcome=outcome,
+        error=error[:MESSAGE_LIMIT] if error else None,
+    )
+    return RunModel.attempts.set((RunModel.attempts | []).append([entry]))
+
+
+def _outcome(values: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
+    """Set the outcome fields given a value; remove the other ``names``."""
+    unknown = set(values) - set(names)
+    assert not unknown, f"not outcome fields: {unknown}"
+    return [
+        getattr(RunModel, name).set(values[name])
+        if values.get(name) is not None
+        else getattr(RunModel, name).remove()
+        for name in names
+    ]
 
 
 def _reset(step: dict[str, Any]) -> dict[str, Any]:

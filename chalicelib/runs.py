@@ -353,7 +353,11 @@ class RunService:
         )
 
     def retry(self, tenant: str, run_id: str, actor: Principal | None = None) -> RunModel:
-        """Re-queue a FAILED or TIMED_OUT run as a new attempt."""
+        """Re-queue a FAILED or TIMED_OUT run as a new attempt. The attempt that ended is
+        already in ``attempts`` (appended by the write that ended it) and stays there; the new
+        one is appended when it ends. Until then the top-level ``exc``, ``error``,
+        ``traceback`` and ``reason`` describe the failure it waits after, as for an automatic
+        retry; its outcome replaces them."""
         run = self.get_for_change(tenant, run_id, actor)
         if run.status not in (FAILED, TIMED_OUT):
             raise Conflict(

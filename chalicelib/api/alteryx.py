@@ -102,12 +102,34 @@ _route = functools.partial(
 )
 
 
+#: toolId of the attempt summaries: the engine's messages, not a step's (steps are 0, 1, …)
+ATTEMPT_TOOL_ID = -1
+
+
 def _messages(run: RunModel) -> list[dict[str, Any]]:
+    """The run's log, each earlier attempt summed up after its own lines (a log line's ``seq``
+    starts with its attempt number, zero-padded to 4 digits). The current (or final) attempt
+    has no summary: the job's status and disposition are its outcome."""
     page = services.run_service().messages(run.tenant, run.run_id, limit=1000)
-    return [
-        Message(status=LEVEL.get(m.level, 1), text=m.text, toolId=int(m.step)).model_dump()
-        for m in page.items
-    ]
+    attempts = [a for a in run.attempts or [] if int(a.number) != int(run.attempt)]
+    messages = []
+    for m in page.items:
+        while attempts and int(attempts[0].number) < int(m.seq[:4]):
+            messages.append(_attempt_message(attempts.pop(0)))
+        messages.append(
+            Message(status=LEVEL.get(m.level, 1), text=m.text, toolId=int(m.step)).model_dump()
+        )
+    return messages + [_attempt_message(a) for a in attempts]
+
+
+def _attempt_message(attempt: Any) -> dict[str, Any]:
+    text = f"Attempt {int(attempt.number)}: {attempt.outcome}"
+    failed = attempt.outcome in (FAILED, TIMED_OUT)
+    return Message(
+        status=LEVEL["ERROR"] if failed else LEVEL["INFO"],
+        text=f"{text}: {attempt.error}" if attempt.error else text,
+        toolId=ATTEMPT_TOOL_ID,
+    ).model_dump()
 
 
 def job_out(run: RunModel, include_messages: bool) -> dict[str, Any]:

@@ -362,6 +362,14 @@ class StepOut(BaseModel):
     ended_at: str | None = None
 
 
+class AttemptOut(BaseModel):
+    number: int
+    started_at: str | None
+    ended_at: str
+    outcome: Literal["SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"]
+    error: str | None = Field(description="`Exc: message`; null for SUCCEEDED and CANCELLED")
+
+
 class RunOut(BaseModel):
     id: str
     job_id: str | None
@@ -383,6 +391,10 @@ class RunOut(BaseModel):
     traceback: str | None
     reason: str | None
     cancel_requested: bool
+    attempts: list[AttemptOut] = Field(
+        description="every attempt that ended, in order; the top-level fields describe the "
+        "run's final outcome (or, while it waits for another attempt, the failure it waits after)"
+    )
 
 
 class RunList(BaseModel):

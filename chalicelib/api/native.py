@@ -70,7 +70,7 @@ def job_out(job: JobModel) -> dict[str, Any]:
         schedule_description=schedules.describe(spec),
         timezone=spec.timezone,
         start_at=inputs.get("start_at"),
-        end_at=inputs.get("end_at"),
+        end_at=inputs.get("end_at") or (_instant(spec.end_at) if "ttl" in inputs else None),
         ttl=inputs.get("ttl"),
         repeats=spec.repeats,
         spec=job.spec,
@@ -251,6 +251,16 @@ def run_out(run: RunModel) -> dict[str, Any]:
         traceback=run.traceback,
         reason=run.reason,
         cancel_requested=bool(run.cancel_requested),
+        attempts=[
+            models.AttemptOut(
+                number=int(a.number),
+                started_at=_instant(a.started_at),
+                ended_at=format_instant(a.ended_at),
+                outcome=a.outcome,
+                error=a.error,
+            )
+            for a in run.attempts or []
+        ],
     ).model_dump(mode="json")
 
 

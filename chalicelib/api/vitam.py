@@ -245,7 +245,11 @@ def task_out(run: RunModel) -> dict[str, Any]:
             description=(run.traceback or run.reason or "").strip().splitlines()[-1:][0]
             if (run.traceback or run.reason)
             else "",
-            errors=[],
+            errors=[
+                _attempt_error(a)
+                for a in run.attempts or []
+                if int(a.number) != int(run.attempt) and a.error
+            ],
         )
     expires = run.expires_at or (run.queued_at or datetime.now().astimezone()) + RETENTION
     return TaskOut(
@@ -260,6 +264,18 @@ def task_out(run: RunModel) -> dict[str, Any]:
         error=error,
         actions=actions,
     ).model_dump()
+
+
+def _attempt_error(attempt: Any) -> dict[str, Any]:
+    """An earlier attempt's failure, as one of Vitam's nested ``errors``."""
+    code, _, message = str(attempt.error).partition(": ")
+    return {
+        "http_code": 500,
+        "code": code,
+        "state": attempt.outcome,
+        "message": message or code,
+        "description": f"attempt {int(attempt.number)}, ended {format_instant(attempt.ended_at)}",
+    }
 
 
 def _results(value: Any, keys: list[str] | None) -> Any:

@@ -20,6 +20,8 @@ from __future__ import annotations
 from pynamodb.attributes import (
     BooleanAttribute,
     JSONAttribute,
+    ListAttribute,
+    MapAttribute,
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
@@ -102,8 +104,24 @@ class RunsByLeaseIndex(GlobalSecondaryIndex["RunModel"]):
     lease_expires_at = UnicodeAttribute(range_key=True)
 
 
+class AttemptEntry(MapAttribute):
+    """One ended attempt of a run: appended (DynamoDB ``list_append``) in the same conditional
+    update that ends the attempt, whether the run is then requeued or done."""
+
+    number = NumberAttribute()
+    started_at = UTCDateTimeAttribute(null=True)
+    ended_at = UTCDateTimeAttribute()
+    outcome = UnicodeAttribute()  # SUCCEEDED | FAILED | CANCELLED | TIMED_OUT
+    error = UnicodeAttribute(null=True)  # "Exc: message"; null for SUCCEEDED and CANCELLED
+
+
 class RunModel(Model):
-    """One execution of a task or step list (udata task, Alteryx job, Vitam async task)."""
+    """One execution of a task or step list (udata task, Alteryx job, Vitam async task).
+
+    The top-level outcome fields (``status``, ``result``, ``exc``, ``error``, ``traceback``,
+    ``reason``, ``retry_at``, ``ended_at``) describe the run's final outcome, or while it waits
+    for another attempt the failure it waits after; ``attempts`` lists every attempt that ended.
+    """
 
     class Meta(_Meta):
         table_name = "beatless-runs"
@@ -137,6 +155,7 @@ class RunModel(Model):
     message_count = NumberAttribute(default=0)
     created_by = UnicodeAttribute(null=True)
     expires_at = TTLAttribute(null=True)  # DynamoDB TTL: retention of finished runs
+    attempts = ListAttribute(of=AttemptEntry, default=list)  # ended attempts, in order
     by_job = RunsByJobIndex()
     by_lease = RunsByLeaseIndex()
 

@@ -20,7 +20,9 @@ def echo(ctx: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
 
 @task("sleep")
 def sleep(ctx: Any, seconds: float = 1.0) -> dict[str, float]:
-    """Sleep for `seconds`, checking for cancellation every 100 ms."""
+    """Sleep for `seconds`, checking for cancellation every 100 ms. Stopped by a cancel, it
+    returns early; as its context saw the cancel, the step is recorded CANCELLED, without a
+    result, and the run ends CANCELLED."""
     seconds = float(seconds)
     deadline = time.monotonic() + seconds
     while (left := deadline - time.monotonic()) > 0:

@@ -81,6 +81,7 @@ def test_a_run_is_not_claimed_without_the_time_it_needs(client):
     assert failed.value.failures == [{"itemIdentifier": "m1"}]
     still = get(client, run["id"])
     assert (still["status"], still["attempt"], still["started_at"]) == ("QUEUED", 1, None)
+    assert still["attempts"] == []
     assert calls("short") == 0
     drain()  # its own message comes back and runs it, as the first attempt
     done = get(client, run["id"])
@@ -121,6 +122,7 @@ def test_a_claimed_run_with_no_time_left_before_its_first_step_goes_back_to_queu
         services.worker().handle_sqs(event, Dwindling(first=600, then=0.5))
     back = get(client, run["id"])
     assert (back["status"], back["attempt"], back["started_at"]) == ("QUEUED", 1, None)
+    assert back["attempts"] == []  # not an attempt
     assert back["steps"][0]["status"] is None
     assert calls("claimed") == 0
     stored = RunModel.get("default", run["id"])
@@ -128,6 +130,7 @@ def test_a_claimed_run_with_no_time_left_before_its_first_step_goes_back_to_queu
     drain()
     done = get(client, run["id"])
     assert (done["status"], done["attempt"], calls("claimed")) == ("SUCCEEDED", 1, 1)
+    assert [(a["number"], a["outcome"]) for a in done["attempts"]] == [(1, "SUCCEEDED")]
 
 
 def test_a_claimed_run_cancelled_before_it_could_start_ends_cancelled(client):

@@ -194,3 +194,15 @@ def test_a_fire_delivered_early_waits_for_its_second(client):
     (run,) = [r for r in runs_of(client, job["id"]) if r["status"] == "SUCCEEDED"]
     started = datetime.fromisoformat(run["started_at"].replace("Z", "+00:00"))
     assert timedelta(0) <= started - soon < timedelta(milliseconds=500)
+
+
+def test_a_ttl_job_shows_the_end_its_ttl_resolved_to(client):
+    before = datetime.now(UTC).replace(microsecond=0)
+    job = create(client, schedule="*/5 * * * *", ttl="2h")
+    assert job["ttl"] == "2h"
+    assert job["end_at"] is not None
+    end = datetime.fromisoformat(job["end_at"].replace("Z", "+00:00"))
+    assert timedelta(hours=2) <= end - before <= timedelta(hours=2, seconds=5)
+    assert client.get(f"/v1/jobs/{job['id']}").json_body["end_at"] == job["end_at"]
+    given = create(client, name="with-an-end", schedule="0 9 * * *", end_at="2030-01-01T00:00:00Z")
+    assert given["end_at"] == "2030-01-01T00:00:00Z"

@@ -342,3 +342,214 @@ def test_forged_cursors_with_impossible_keys_are_400s(client):
         forged = base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
         assert client.get(f"/v1/tasks?cursor={forged}").status_code == 400
         assert client.get(f"/v1/jobs?cursor={forged}").status_code == 400
+
+
+# -- a run's record: its final outcome on top, each attempt below (issue 13, item 4) ----------
+
+
+def attempt_view(run: dict) -> list[tuple]:
+    """(number, outcome, error) of each attempt, each with both its times."""
+    for attempt in run["attempts"]:
+        assert attempt["started_at"] and attempt["ended_at"], attempt
+    return [(a["number"], a["outcome"], a["error"]) for a in run["attempts"]]
+
+
+def test_a_sleep_stopped_by_a_cancel_is_a_cancelled_step_without_a_result(client):
+    run = submit(client, task="sleep", kwargs={"seconds": 10})
+    worker = threading.Thread(target=drain)
+    worker.start()
+    deadline = time.monotonic() + 5
+    while get(client, run["id"])["status"] != "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert client.delete(f"/v1/tasks/{run['id']}").status_code == 200
+    worker.join(timeout=10)
+    done = get(client, run["id"])
+    assert done["status"] == "CANCELLED"
+    (step,) = done["steps"]
+    assert (step["status"], step["result"]) == ("CANCELLED", None)
+    assert step["ended_at"] is not None
+    assert done["result"] is None
+    assert attempt_view(done) == [(1, "CANCELLED", None)]
+
+
+def test_a_run_that_succeeded_after_retries_shows_only_its_outcome_on_top(client):
+    run = submit(
+        client,
+        task="tests.flaky",
+        kwargs={"key": "record", "failures": 2},
+        retry={"max_attempts": 3, "initial_seconds": 0},
+    )
+    drain()
+    done = get(client, run["id"])
+    assert (done["status"], done["attempt"], done["result"]) == ("SUCCEEDED", 3, 3)
+    assert {
+        k: done[k] for k in ("exc", "error", "traceback", "retry_at", "reason")
+    } == dict.fromkeys(("exc", "error", "traceback", "retry_at", "reason"))
+    assert attempt_view(done) == [
+        (1, "FAILED", "RuntimeError: attempt 1 fails"),
+        (2, "FAILED", "RuntimeError: attempt 2 fails"),
+        (3, "SUCCEEDED", None),
+    ]
+
+
+def test_a_run_waiting_for_its_next_attempt_shows_the_failure_it_waits_after(client):
+    run = submit(
+        client,
+        task="fail",
+        kwargs={"message": "once"},
+        retry={"max_attempts": 2, "initial_seconds": 30},
+    )
+    drain()
+    waiting = get(client, run["id"])
+    assert (waiting["status"], waiting["attempt"], waiting["exc"]) == ("QUEUED", 2, "TaskFailed")
+    assert waiting["retry_at"] is not None
+    assert attempt_view(waiting) == [(1, "FAILED", "TaskFailed: once")]
+
+
+def test_an_exhausted_run_lists_every_attempt_and_shows_the_last_on_top(client):
+    run = submit(
+        client,
+        task="tests.flaky",
+        kwargs={"key": "exhausted-record", "failures": 9},
+        retry={"max_attempts": 2, "initial_seconds": 0},
+    )
+    drain()
+    done = get(client, run["id"])
+    assert (done["status"], done["error"], done["retry_at"]) == ("FAILED", "attempt 2 fails", None)
+    assert "attempt 2 fails" in done["traceback"]
+    assert attempt_view(done) == [
+        (1, "FAILED", "RuntimeError: attempt 1 fails"),
+        (2, "FAILED", "RuntimeError: attempt 2 fails"),
+    ]
+
+
+def test_a_manual_retry_adds_an_attempt_and_clears_the_failure_when_it_succeeds(client):
+    run = submit(client, task="tests.flaky", kwargs={"key": "manual-record", "failures": 1})
+    drain()
+    assert client.post(f"/v1/tasks/{run['id']}/retry").status_code == 202
+    queued = get(client, run["id"])
+    assert (queued["status"], queued["attempt"]) == ("QUEUED", 2)
+    assert attempt_view(queued) == [(1, "FAILED", "RuntimeError: attempt 1 fails")]
+    drain()
+    done = get(client, run["id"])
+    assert (done["status"], done["exc"], done["error"], done["traceback"]) == (
+        "SUCCEEDED",
+        None,
+        None,
+        None,
+    )
+    assert attempt_view(done) == [
+        (1, "FAILED", "RuntimeError: attempt 1 fails"),
+        (2, "SUCCEEDED", None),
+    ]
+
+
+def expire_a_claim(run_id: str) -> None:
+    """Claim a QUEUED run as a worker would, then let that worker die (its lease expires)."""
+    from chalicelib.execution import lease_text
+    from chalicelib.storage import RunModel
+
+    stored = RunModel.get("default", run_id)
+    assert services.executor().claim(stored)
+    past = lease_text(datetime.now(UTC) - timedelta(minutes=1))
+    stored.update(actions=[RunModel.lease_expires_at.set(past)])
+
+
+def test_a_lease_expired_attempt_is_listed_and_the_next_one_runs(client):
+    from chalicelib import maintenance
+
+    run = submit(
+        client,
+        task="tests.flaky",
+        kwargs={"key": "reaped", "failures": 2},
+        retry={"max_attempts": 3, "initial_seconds": 0},
+    )
+    expire_a_claim(run["id"])
+    assert maintenance.reap()["outcomes"] == {"QUEUED": 1}
+    drain()
+    done = get(client, run["id"])
+    assert (done["status"], done["attempt"], done["exc"], done["error"]) == (
+        "SUCCEEDED",
+        3,
+        None,
+        None,
+    )
+    (first, second, third) = attempt_view(done)
+    assert first[:2] == (1, "TIMED_OUT")
+    assert first[2].startswith("LeaseExpired: lease expired")
+    assert second == (2, "FAILED", "RuntimeError: attempt 2 fails")
+    assert third == (3, "SUCCEEDED", None)
+
+
+def test_a_timed_out_run_ends_without_an_earlier_attempts_exception(client):
+    from chalicelib import maintenance
+
+    run = submit(
+        client,
+        task="tests.flaky",
+        kwargs={"key": "timed-out", "failures": 1},
+        retry={"max_attempts": 2, "initial_seconds": 30},
+    )
+    drain()  # attempt 1 fails; attempt 2 waits 30 s, and is claimed by a worker that dies
+    expire_a_claim(run["id"])
+    assert maintenance.reap()["outcomes"] == {"TIMED_OUT": 1}
+    done = get(client, run["id"])
+    assert (done["status"], done["exc"], done["error"], done["traceback"], done["retry_at"]) == (
+        "TIMED_OUT",
+        None,
+        None,
+        None,
+        None,
+    )
+    assert done["reason"].startswith("lease expired")
+    assert [a["outcome"] for a in done["attempts"]] == ["FAILED", "TIMED_OUT"]
+
+
+def test_each_face_shows_the_attempts_where_its_shape_has_room(client):
+    run = submit(
+        client,
+        task="tests.flaky",
+        kwargs={"key": "faces", "failures": 9},
+        retry={"max_attempts": 2, "initial_seconds": 0},
+    )
+    drain()
+    # Vitam: the final error, with the earlier attempts' errors in its `errors` list.
+    vitam = client.get(f"/vitam/v1/tasks/{run['id']}", headers={"X-Tenant-Id": "default"}).json_body
+    assert vitam["error"]["message"] == "attempt 2 fails"
+    assert [(e["code"], e["message"], e["state"]) for e in vitam["error"]["errors"]] == [
+        ("RuntimeError", "attempt 1 fails", "FAILED")
+    ]
+    # Alteryx: one message per earlier attempt, after that attempt's own lines (toolId -1);
+    # the final attempt's outcome is the job's status and disposition.
+    messages = client.get(f"/webapi/v3/jobs/{run['id']}/messages").json_body
+    assert [(m["status"], m["text"], m["toolId"]) for m in messages] == [
+        (3, "Attempt 1: FAILED: RuntimeError: attempt 1 fails", -1),
+    ]
+    details = client.get(f"/webapi/v3/jobs/{run['id']}").json_body
+    assert details["messages"] == messages
+    # udata: Celery's task shape has no room; it shows the final outcome only.
+    udata = client.get(f"/api/1/workers/tasks/{run['id']}").json_body
+    assert set(udata) == {"id", "status", "result", "exc", "traceback"}
+    assert (udata["status"], udata["exc"]) == ("FAILURE", "RuntimeError")
+
+
+def test_alteryx_attempt_messages_follow_each_attempts_own_log(client):
+    run = submit(
+        client,
+        steps=[
+            {"task": "tests.chatty", "kwargs": {"lines": 1}},
+            {"task": "tests.flaky", "kwargs": {"key": "chatty-flaky", "failures": 1}},
+        ],
+        retry={"max_attempts": 2, "initial_seconds": 0},
+    )
+    drain()
+    texts = [m["text"] for m in client.get(f"/webapi/v3/jobs/{run['id']}/messages").json_body]
+    assert texts == [
+        "line 0",
+        "Attempt 1: FAILED: RuntimeError: attempt 1 fails",
+        "line 0",
+    ]
+    once = submit(client, task="tests.chatty", kwargs={"lines": 1})
+    drain()  # a single attempt: its log only, as before
+    messages = client.get(f"/webapi/v3/jobs/{once['id']}/messages").json_body
+    assert messages == [{"status": 1, "text": "line 0", "toolId": 0}]
