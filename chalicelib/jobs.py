@@ -78,6 +78,16 @@ class JobPage:
     cursor: str | None
 
 
+def get_job(tenant: str, job_id: str) -> JobModel:
+    """One consistent read of a job; NotFound if it does not exist (or is another tenant's)."""
+    if not is_id(job_id):  # not one of ours: no need to ask DynamoDB (nor to hit its limits)
+        raise NotFound(f"job {job_id[:100]!r} does not exist", {"id": job_id[:100]})
+    try:
+        return JobModel.get(tenant, job_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound(f"job {job_id!r} does not exist", {"id": job_id}) from None
+
+
 def parse_schedule(
     fields: Mapping[str, Any], now: datetime, keep_past_due: bool = False
 ) -> schedules.ScheduleSpec:
@@ -114,23 +124,12 @@ class JobService:
     # -- reads -------------------------------------------------------------------------------
 
     def get(self, tenant: str, job_id: str) -> JobModel:
-        if not is_id(job_id):  # not one of ours: no need to ask DynamoDB (nor to hit its limits)
-            raise NotFound(f"job {job_id[:100]!r} does not exist", {"id": job_id[:100]})
-        try:
-            return JobModel.get(tenant, job_id, consistent_read=True)
-        except DoesNotExist:
-            raise NotFound(f"job {job_id!r} does not exist", {"id": job_id}) from None
+        return get_job(tenant, job_id)
 
     def get_for_change(self, tenant: str, job_id: str, actor: Principal | None) -> JobModel:
         """The job, if ``actor`` may change it: admins any job of their tenant, users the jobs
         they created."""
-        job = self.get(tenant, job_id)
-        if actor is not None and not actor.owns(job.created_by):
-            raise Forbidden(
-                f"job {job_id!r} was created by someone else; a user key changes only its own",
-                {"id": job_id},
-            )
-        return job
+        return _changeable_by(self.get(tenant, job_id), actor)
 
     def list(
         self,
@@ -227,6 +226,56 @@ class JobService:
         self._fill(new, values, now, previous=old)
         self._commit(old, new, now)
         return new
+
+    def put_named(
+        self,
+        tenant: str,
+        name: str,
+        values: Mapping[str, Any],
+        *,
+        overwrite: bool,
+        actor: Principal | None = None,
+    ) -> JobModel:
+        """Create the job called ``name``, or (``overwrite``, or the old one is finished)
+        replace it by a new one under the same name, as Dapr's schedule call does: counters,
+        fires and relative times start afresh. One validated, conditional write either way,
+        so a rejected replacement leaves the old job as it was."""
+        old = self.find_by_name(tenant, name)
+        if old is None:
+            return self.create(tenant, {**values, "name": name}, actor.identity if actor else None)
+        if old.finished_at is None and not overwrite:
+            raise Conflict(
+                f"job {name!r} already exists; send overwrite: true to replace it",
+                {"field": "name", "existing_id": old.job_id},
+            )
+        _changeable_by(old, actor)
+        now = self._clock()
+        new = self._copy(old)
+        for attribute in ("finished_at", "last_run_at", "last_run_id"):
+            setattr(new, attribute, None)
+        new.total_run_count = 0
+        new.created_at = now
+        self._fill(new, {**values, "name": name}, now)
+        self._commit(old, new, now)
+        return new
+
+    def find_by_name(self, tenant: str, name: str) -> JobModel | None:
+        """The job called ``name`` (two consistent reads: the name guard, then the job)."""
+        job_id = self._name_owner(tenant, name)
+        if job_id is None:
+            return None
+        try:
+            return self.get(tenant, job_id)
+        except NotFound:  # the guard outlived its job for a moment (a delete in flight)
+            return None
+
+    def delete_named(self, tenant: str, name: str, actor: Principal | None = None) -> bool:
+        """Delete the job called ``name``; False if there is none."""
+        job = self.find_by_name(tenant, name)
+        if job is None:
+            return False
+        self._commit(_changeable_by(job, actor), None, self._clock())
+        return True
 
     def set_enabled(
         self, tenant: str, job_id: str, enabled: bool, actor: Principal | None = None
@@ -507,6 +556,17 @@ class JobService:
                 self._gateway.apply(target, schedules.plan(spec_of(old), now), sorted(names))
         except Exception:
             log.exception("could not restore the schedules of job %s", (new or old).job_id)  # type: ignore[union-attr]
+
+
+def _changeable_by(job: JobModel, actor: Principal | None) -> JobModel:
+    """``job``, if ``actor`` may change it: admins any job of their tenant, users the jobs
+    they created."""
+    if actor is not None and not actor.owns(job.created_by):
+        raise Forbidden(
+            f"job {job.name!r} was created by someone else; a user key changes only its own",
+            {"id": job.job_id},
+        )
+    return job
 
 
 def _resolved(

@@ -27,6 +27,7 @@ from chalicelib.execution import (
     utcnow,
 )
 from chalicelib.ids import is_id, new_id
+from chalicelib.jobs import get_job
 from chalicelib.queues import MAX_DELAY, QueueGateway, delay_until
 from chalicelib.storage import JobModel, MessageModel, RunModel, cursors
 from chalicelib.storage.bookkeeping import update_job
@@ -160,12 +161,13 @@ class RunService:
     def trigger(
         self,
         tenant: str,
-        job: JobModel,
+        job_id: str,
         created_by: str | None = None,
         queue: str | None = None,
     ) -> RunModel:
         """Run a job now, as a new run; with ``overlap: skip`` and a run still going, the new
-        run is recorded SKIPPED with the reason."""
+        run is recorded SKIPPED with the reason. NotFound for a job that does not exist."""
+        job = get_job(tenant, job_id)
         steps = [{"task": job.task, "args": job.args or [], "kwargs": job.kwargs or {}}]
         running = running_run(tenant, job.job_id) if job.overlap == "skip" else None
         if running is not None:
@@ -279,6 +281,12 @@ class RunService:
         items, more = cursors.take_page(results, limit)
         next_cursor = cursors.encode({**mark, "run_id": items[-1].run_id}) if more else None
         return Page(items, next_cursor)
+
+    def list_for_job(self, tenant: str, job_id: str, **filters: Any) -> Page:
+        """One job's runs, newest first, as ``list``; NotFound for a job that does not exist
+        (where ``list(job_id=...)``, a filter, answers an empty page)."""
+        get_job(tenant, job_id)
+        return self.list(tenant, job_id=job_id, **filters)
 
     def messages(
         self, tenant: str, run_id: str, limit: int = 100, cursor: str | None = None

@@ -26,6 +26,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib.errors import NotFound
 from chalicelib.execution import QUEUED, RUNNING, Executor, NoTimeLeft, check_time
 from chalicelib.firing import Firing, load_job, parse_time
 from chalicelib.queues import QueueGateway, delay_until
@@ -85,10 +86,10 @@ class Worker:
             return {"run_id": event["run_id"], "status": status}
         job_id = str(event["job_id"])
         if not event.get("scheduled_time"):  # "run this job now" from the AWS CLI
-            job = load_job(tenant, job_id)
-            if job is None:
+            try:
+                run = self._runs.trigger(tenant, job_id, created_by="lambda-invoke")
+            except NotFound:
                 return {"error": f"job {job_id!r} does not exist in tenant {tenant!r}"}
-            run = self._runs.trigger(tenant, job, created_by="lambda-invoke")
             return {"run_id": run.run_id, "status": run.status}
         when = parse_time(str(event["scheduled_time"]))
         # The job is read after this check: check against the most any run needs. Raising makes

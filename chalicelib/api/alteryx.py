@@ -196,9 +196,7 @@ def cancel_job(job_id: str) -> dict[str, str]:
     response=JobList,
 )
 def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
-    tenant = principal(bp).tenant
-    services.job_service().get(tenant, workflow_id)
-    page = services.run_service().list(tenant, limit=100, job_id=workflow_id)
+    page = services.run_service().list_for_job(principal(bp).tenant, workflow_id, limit=100)
     return [job_out(run, include_messages=False) for run in page.items]
 
 
@@ -212,9 +210,10 @@ def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
 def run_workflow(workflow_id: str) -> dict[str, Any]:
     me = principal(bp)
     body = parse_body(bp, RunIn)
-    job = services.job_service().get(me.tenant, workflow_id)
     queue = (
         body.workerTag if body.workerTag in ("high", "default", "low") else QUEUE_OF[body.priority]
     )
-    run = services.run_service().trigger(me.tenant, job, created_by=me.identity, queue=queue)
+    run = services.run_service().trigger(
+        me.tenant, workflow_id, created_by=me.identity, queue=queue
+    )
     return job_out(run, include_messages=False)

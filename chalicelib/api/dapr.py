@@ -16,8 +16,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 from chalicelib import services
 from chalicelib.api.models import name_rule
 from chalicelib.api.routing import parse_body, principal, route
-from chalicelib.errors import BeatlessError, Conflict, InvalidRequest, NotFound, Unprocessable
-from chalicelib.storage import JobModel, JobNameModel
+from chalicelib.errors import BeatlessError, InvalidRequest, NotFound, Unprocessable
+from chalicelib.storage import JobModel
 
 FACE = "dapr"
 PREFIXES = ("/v1.0-alpha1/jobs", "/v1.0/jobs")
@@ -140,14 +140,6 @@ def job_out(job: JobModel) -> dict[str, Any]:
     return body.model_dump(exclude_none=True) | {"data": job.data}
 
 
-def _find(tenant: str, name: str) -> JobModel | None:
-    try:
-        job_id = JobNameModel.get(tenant, name, consistent_read=True).job_id
-        return services.job_service().get(tenant, job_id)
-    except (JobNameModel.DoesNotExist, NotFound):
-        return None
-
-
 def _values(name: str, job: DaprJob) -> dict[str, Any]:
     if job.schedule is None and job.due_time is None:
         raise InvalidRequest("schedule", "Schedule is empty: give a schedule or a dueTime")
@@ -194,30 +186,26 @@ def make_blueprint(prefix: str) -> Blueprint:
         if body.name is not None or (body.job is not None and body.job.name is not None):
             raise InvalidRequest("name", "Set the job name in the url only")
         job = body.unwrapped()
-        values = _values(name, job)
-        me = principal(bp)
-        existing = _find(me.tenant, name)
-        if existing is not None:
-            if existing.finished_at is None and not job.overwrite:
-                raise Conflict(f"job {name!r} already exists; send overwrite: true to replace it")
-            services.job_service().delete(me.tenant, existing.job_id, actor=me)
-        services.job_service().create(me.tenant, values, created_by=me.identity)
+        services.job_service().put_named(
+            principal(bp).tenant,
+            name,
+            _values(name, job),
+            overwrite=job.overwrite,
+            actor=principal(bp),
+        )
         return Response(status_code=204, body="")
 
     @_route("GET", summary="Get a job", response=DaprJobOut)
     def get_job(name: str) -> dict[str, Any]:
         name = _name(name)
-        job = _find(principal(bp).tenant, name)
+        job = services.job_service().find_by_name(principal(bp).tenant, name)
         if job is None or job.finished_at is not None:  # used up: gone, as in Dapr
             raise NotFound(f"job {name!r} not found")
         return job_out(job)
 
     @_route("DELETE", summary="Delete a job", status=204)
     def delete_job(name: str) -> Response:
-        me = principal(bp)
-        job = _find(me.tenant, _name(name))
-        if job is not None:
-            services.job_service().delete(me.tenant, job.job_id, actor=me)
+        services.job_service().delete_named(principal(bp).tenant, _name(name), principal(bp))
         return Response(status_code=204, body="")  # a missing job is 204 too, as in Dapr
 
     return bp

@@ -274,17 +274,18 @@ RUN_FILTERS = (
 )
 
 
-def _run_page(job_id: str | None = None) -> dict[str, Any]:
-    page = services.run_service().list(
-        me().tenant,
-        limit=query_int(bp, "limit", 50, 1, MAX_PAGE),
-        cursor=query_value(bp, "cursor"),
-        status=query_raw(bp, "status"),  # an enum: ?status= is not one of its values
-        job_id=job_id or query_value(bp, "job_id"),
-        task=query_value(bp, "task"),
-        since=query_instant(bp, "since"),
-        until=query_instant(bp, "until"),
-    )
+def _run_filters() -> dict[str, Any]:
+    return {
+        "limit": query_int(bp, "limit", 50, 1, MAX_PAGE),
+        "cursor": query_value(bp, "cursor"),
+        "status": query_raw(bp, "status"),  # an enum: ?status= is not one of its values
+        "task": query_value(bp, "task"),
+        "since": query_instant(bp, "since"),
+        "until": query_instant(bp, "until"),
+    }
+
+
+def _run_page(page: Any) -> dict[str, Any]:
     return {"items": [run_out(run) for run in page.items], "cursor": page.cursor}
 
 
@@ -296,8 +297,7 @@ def _run_page(job_id: str | None = None) -> dict[str, Any]:
     status=202,
 )
 def trigger_job(job_id: str) -> Response:
-    job = services.job_service().get(me().tenant, job_id)
-    run = services.run_service().trigger(me().tenant, job, created_by=me().identity)
+    run = services.run_service().trigger(me().tenant, job_id, created_by=me().identity)
     return Response(status_code=202, body=run_out(run), headers=_run_location(run))
 
 
@@ -309,8 +309,7 @@ def trigger_job(job_id: str) -> Response:
     query=RUN_FILTERS,
 )
 def job_runs(job_id: str) -> dict[str, Any]:
-    services.job_service().get(me().tenant, job_id)  # 404 for a job that does not exist
-    return _run_page(job_id)
+    return _run_page(services.run_service().list_for_job(me().tenant, job_id, **_run_filters()))
 
 
 @_route(
@@ -352,7 +351,8 @@ def submit_task() -> Response:
     query=(*RUN_FILTERS, QueryParam("job_id", {"type": "string"})),
 )
 def list_tasks() -> dict[str, Any]:
-    return _run_page()
+    filters = _run_filters() | {"job_id": query_value(bp, "job_id")}
+    return _run_page(services.run_service().list(me().tenant, **filters))
 
 
 @_route(

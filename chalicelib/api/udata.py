@@ -6,8 +6,10 @@ Deliberate differences (stricter, clearer) are listed in ``docs/udata.md``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+from collections.abc import Iterator
 from datetime import UTC
 from typing import Any, Literal
 
@@ -171,7 +173,10 @@ def _masked(body: Any) -> Any:
 
 
 def _schedule_values(raw: dict[str, Any], body: UdataJobIn) -> dict[str, Any]:
-    """crontab or interval as the job service takes them (missing crontab fields are ``*``)."""
+    """crontab or interval as the job service takes them (missing crontab fields are ``*``);
+    both is udata's form error, on create and update alike."""
+    if "crontab" in raw and "interval" in raw:
+        raise InvalidRequest("__all__", "Cannot define both interval and crontab schedule")
     if "crontab" in raw:
         crontab = body.crontab or UdataCrontab()
         return {"crontab": crontab.model_dump()}
@@ -203,10 +208,7 @@ def list_jobs() -> Any:
 )
 def create_job() -> Response:
     body = parse_body(bp, UdataJobIn)
-    raw = _raw()
-    if "crontab" in raw and "interval" in raw:
-        raise InvalidRequest("__all__", "Cannot define both interval and crontab schedule")
-    schedule = _schedule_values(raw, body)
+    schedule = _schedule_values(_raw(), body)
     if not schedule:
         raise InvalidRequest("__all__", "Must defined either interval or crontab schedule.")
     if body.name is None:
@@ -243,7 +245,6 @@ def get_job(job_id: str) -> Any:
 
 @_route("/jobs/{job_id}", "PUT", summary="Update a job", request=UdataJobIn, response=UdataJobOut)
 def update_job(job_id: str) -> Any:
-    _job(job_id)
     body = parse_body(bp, UdataJobIn)
     raw = _raw()
     changes: dict[str, Any] = {
@@ -259,15 +260,17 @@ def update_job(job_id: str) -> Any:
         if v is not None
     }
     changes.update(_schedule_values(raw, body))  # omitted: the job keeps its schedule
-    me = principal(bp)
-    job = services.job_service().patch(me.tenant, job_id, changes, actor=me)
+    with _udata_not_found(job_id):
+        job = services.job_service().patch(
+            principal(bp).tenant, job_id, changes, actor=principal(bp)
+        )
     return _masked(job_out(job))
 
 
 @_route("/jobs/{job_id}", "DELETE", summary="Delete a job", status=204)
 def delete_job(job_id: str) -> Response:
-    _job(job_id)
-    services.job_service().delete(principal(bp).tenant, job_id, actor=principal(bp))
+    with _udata_not_found(job_id):
+        services.job_service().delete(principal(bp).tenant, job_id, actor=principal(bp))
     return Response(status_code=204, body="")
 
 
@@ -298,7 +301,14 @@ def task_out(run: RunModel) -> dict[str, Any]:
 
 
 def _job(job_id: str) -> JobModel:
-    try:
+    with _udata_not_found(job_id):
         return services.job_service().get(principal(bp).tenant, job_id)
+
+
+@contextlib.contextmanager
+def _udata_not_found(job_id: str) -> Iterator[None]:
+    """A missing job in udata's words (its message, not the service's)."""
+    try:
+        yield
     except NotFound:
         raise NotFound("Not Found: the job does not exist", {"id": job_id[:100]}) from None
