@@ -339,10 +339,10 @@ def parse_spec(
         if due_at is not None:
             raise ScheduleError("due_time", "cannot be combined with a one-time at() schedule")
         due_at = _at_instant(parsed.pop("at_local"), timezone)
-    if due_at is not None and due_at < now and not keep_past_due:
-        due_at = now
         parsed["expression"] = None
         source = "schedule"
+    if due_at is not None and due_at < now and not keep_past_due:
+        due_at = now
 
     start_at = _instant_field(fields, "start_at")
     end_at = _instant_field(fields, "end_at")

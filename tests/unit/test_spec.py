@@ -196,3 +196,18 @@ def test_descriptions_are_readable():
     assert describe(parse_spec({"interval": {"every": 5, "period": "minutes"}}, NOW)) == (
         "every 5 minutes"
     )
+
+
+def test_a_past_due_time_with_a_cron_keeps_the_cron_expression():
+    """Found by the service state machine: a past due time dropped the cron's expression, so
+    the stored spec could not be read back."""
+    from datetime import UTC, datetime
+
+    from chalicelib.schedules.spec import ScheduleSpec, parse_spec
+
+    now = datetime(2030, 3, 4, 10, 1, 0, 504000, tzinfo=UTC)
+    fields = {"schedule": "*/20 * * * * *", "due_time": "2030-03-04T10:00:30Z"}
+    spec = parse_spec(fields, now)
+    assert spec.expression == "*/20 * * * * *"
+    assert spec.due_at == now
+    assert ScheduleSpec.from_dict(spec.to_dict()) == spec
