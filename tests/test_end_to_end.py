@@ -60,6 +60,10 @@ def test_jobs_of_every_face_fire_and_cancel_sticks_under_make_run(stack):
     )
     assert status == 201, udata_job
     assert call(port, "POST", "/v1.0/jobs/dapr-soon", {"dueTime": "2s", "data": {"d": 1}})[0] == 204
+    status, now_job = call(
+        port, "POST", "/v1/jobs", {"name": "now", "task": "echo", "due_time": "0s"}
+    )
+    assert status == 201, now_job
     status, workflow = call(
         port, "POST", "/v1/jobs", {"name": "workflow", "task": "echo", "schedule": "@yearly"}
     )
@@ -87,6 +91,12 @@ def test_jobs_of_every_face_fire_and_cancel_sticks_under_make_run(stack):
         assert time.monotonic() < deadline, "the sleep task never started"
         time.sleep(0.1)
     assert call(port, "DELETE", f"/v1/tasks/{sleeper['id']}")[0] == 200
+
+    # A due time of now fires at once, exactly once (issue 13: it never fired).
+    (now_run,) = _wait_runs(port, now_job["id"], "SUCCEEDED", time.monotonic() + 15)
+    lag = (_when(now_run["started_at"]) - _when(now_job["created_at"])).total_seconds()
+    print(f"due_time 0s: started {lag:.3f} s after the job was created")
+    assert lag <= 1.0
 
     (run,) = _wait_runs(port, due["id"], "SUCCEEDED", time.monotonic() + 15)
     error = (_when(run["started_at"]) - _when(run["scheduled_time"])).total_seconds()
