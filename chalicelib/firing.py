@@ -15,13 +15,14 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
-from chalicelib import schedules, storage
+from chalicelib import storage
 from chalicelib.execution import RETENTION, RUNNING, SKIPPED, lease_shard, lease_until, put_new
 from chalicelib.handoff import WINDOW, plan_fires, send_fire
 from chalicelib.ids import fire_run_id
 from chalicelib.jobs import JobService, spec_of
 from chalicelib.queues import QueueGateway
 from chalicelib.runs import running_run
+from chalicelib.schedules.eventbridge import recurring_delivery
 from chalicelib.storage import JobModel, RunModel
 from chalicelib.storage.bookkeeping import job_update
 
@@ -74,10 +75,11 @@ class Firing:
 
     @staticmethod
     def _plans(job: JobModel, schedule_name: str | None) -> bool:
+        """Whether this schedule's fire hands fires to SQS instead of running the job: the
+        ``-due`` schedule, or the main one of a sub-minute job (its heartbeat)."""
         if (schedule_name or "").endswith("-due"):
             return True
-        spec = spec_of(job)
-        return schedules.path(spec) == "sqs" and spec.kind != "once"
+        return recurring_delivery(spec_of(job)) == "plan"
 
     def admit(
         self,
@@ -95,7 +97,7 @@ class Firing:
             return self._skipped(tenant, job_id, run_id, scheduled_time, reason, job)
         assert job is not None
         spec = spec_of(job)
-        count = int(job.total_run_count or 0) + 1
+        count = int(job.fire_count or 0) + 1
         following = spec.fires(scheduled_time, 1, fired=count)
         run = RunModel(
             tenant,
@@ -119,12 +121,13 @@ class Firing:
         admits = JobModel.job_id.exists() & (JobModel.enabled == True)  # noqa: E712
         admits &= JobModel.finished_at.does_not_exist()
         if spec.repeats is not None:
-            admits &= JobModel.total_run_count < spec.repeats
+            admits &= JobModel.fire_count.does_not_exist() | (JobModel.fire_count < spec.repeats)
         bookkeeping = job_update(
             tenant,
             job_id,
             [
                 JobModel.total_run_count.add(1),
+                JobModel.fire_count.add(1),
                 JobModel.last_run_at.set(scheduled_time),
                 JobModel.last_run_id.set(run_id),
                 JobModel.next_run_at.set(following[0] if following else None),
@@ -163,7 +166,7 @@ class Firing:
         if not job.enabled:
             return "job is paused"
         spec = spec_of(job)
-        if spec.repeats is not None and int(job.total_run_count or 0) >= spec.repeats:
+        if spec.repeats is not None and int(job.fire_count or 0) >= spec.repeats:
             return "repeats used up"
         if spec.end_at is not None and when > spec.end_at + timedelta(minutes=1):
             return "after the job's end"

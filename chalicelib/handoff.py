@@ -39,7 +39,7 @@ def plan_fires(
 ) -> int:
     """Send the job's fires in [start, end); returns how many."""
     spec = schedules.ScheduleSpec.from_dict(job.spec)
-    fired = int(job.total_run_count or 0)
+    fired = int(job.fire_count or 0)
     count = 0
     for fire in spec.fires(start - timedelta(microseconds=1), MAX_PLANNED, fired):
         if fire >= end:

@@ -182,7 +182,9 @@ class JobService:
         self, tenant: str, values: Mapping[str, Any], created_by: str | None = None
     ) -> JobModel:
         now = self._clock()
-        job = JobModel(tenant, new_id(), created_at=now, created_by=created_by, total_run_count=0)
+        job = JobModel(
+            tenant, new_id(), created_at=now, created_by=created_by, total_run_count=0, fire_count=0
+        )
         self._fill(job, values, now)
         self._commit(None, job, now)
         return job
@@ -253,7 +255,7 @@ class JobService:
         new = self._copy(old)
         for attribute in ("finished_at", "last_run_at", "last_run_id"):
             setattr(new, attribute, None)
-        new.total_run_count = 0
+        new.total_run_count = new.fire_count = 0
         new.created_at = now
         self._fill(new, {**values, "name": name}, now)
         self._commit(old, new, now)
@@ -360,7 +362,7 @@ class JobService:
     def _next_run(job: JobModel, spec: schedules.ScheduleSpec, now: datetime) -> datetime | None:
         if not job.enabled:
             return None
-        fires = spec.upcoming(now, 1, fired=int(job.total_run_count or 0))
+        fires = spec.upcoming(now, 1, fired=int(job.fire_count or 0))
         return fires[0] if fires else None
 
     @staticmethod

@@ -141,6 +141,14 @@ def recurring_expressions(spec: ScheduleSpec) -> list[str]:
     return cron_expressions(spec.cron, spec.source)
 
 
+def recurring_delivery(spec: ScheduleSpec) -> str:
+    """What a fire of the job's main (recurring) schedule does: ``plan`` the next minute's fires
+    onto SQS (a sub-minute recurring part: the heartbeat), else ``run`` the job. A due time
+    alone does not make the recurring part a heartbeat: it has its own ``-due`` schedule or
+    hand-off."""
+    return "plan" if spec.kind != "once" and _recurring_is_subminute(spec) else "run"
+
+
 def _recurring_is_subminute(spec: ScheduleSpec) -> bool:
     if spec.cron is not None:
         return spec.cron.seconds != frozenset({0})
@@ -163,7 +171,7 @@ def plan(spec: ScheduleSpec, now: datetime) -> list[PlannedSchedule]:
             )
         )
     expressions = recurring_expressions(spec)
-    delivery = "plan" if expressions and _recurring_is_subminute(spec) else "run"
+    delivery = recurring_delivery(spec)
     start = _recurring_start(spec, now) if delivery == "run" else next_minute(now)
     for index, expression in enumerate(expressions):
         planned.append(

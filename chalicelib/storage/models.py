@@ -62,7 +62,10 @@ class JobModel(Model):
     retry = JSONAttribute(null=True)  # {max_attempts, initial_seconds, multiplier, max_seconds}
     last_run_at = UTCDateTimeAttribute(null=True)
     last_run_id = UnicodeAttribute(null=True)
-    total_run_count = NumberAttribute(default=0)
+    total_run_count = NumberAttribute(default=0)  # every run: scheduled fires and triggers
+    #: Scheduled fires that ran: what ``repeats`` counts (a manual trigger is an extra run,
+    #: not one of the schedule's, as in Temporal and EventBridge Scheduler).
+    fire_count = NumberAttribute(default=0)
     created_by = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

@@ -92,3 +92,23 @@ def test_an_update_after_the_due_fire_does_not_fire_it_again(client):
         drain()
     assert calls("once-only") == 1
     assert len(runs_of(client, job["id"])) == 1
+
+
+def test_a_minute_cron_with_a_due_time_fires_on_its_schedule_too(client):
+    """Found by the state machine: a minute-precision schedule with a due time took the SQS
+    path for its due fire, and the worker then treated every fire of its cron schedule as a
+    heartbeat to plan (the next minute's fires) instead of running it."""
+    from app import worker
+
+    job = create(client, task="tests.count", kwargs={"key": "cron-due"}, due_time="0s")
+    drain()
+    assert calls("cron-due") == 1
+    assert job["expressions"] == ["cron(0 2 * * ? *)"]  # the due fire went to SQS itself
+    fire = {
+        "job_id": job["id"],
+        "tenant": "default",
+        "schedule": f"job-{job['id']}",
+        "scheduled_time": "2030-01-01T02:00:00Z",
+    }
+    assert worker(fire, None)["status"] == "SUCCEEDED"
+    assert calls("cron-due") == 2
