@@ -1,14 +1,19 @@
-"""Domain errors. The service raises these; each API face renders them in its own shape."""
+"""Domain errors. The service raises these; the API maps each to an HTTP status once
+(``chalicelib.api.errors``) and each face renders them in its own shape."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
+
 
 class BeatlessError(Exception):
-    """Base class: ``code`` is stable and machine-readable, ``status`` the HTTP status."""
+    """Base class: ``code`` is stable and machine-readable. Which HTTP status an error is
+    answered with is the API's business (``chalicelib.api.errors.http_status``), not the
+    domain's."""
 
-    status = 500
     code = "internal_error"
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
@@ -18,7 +23,6 @@ class BeatlessError(Exception):
 
 
 class InvalidRequest(BeatlessError):
-    status = 400
     code = "invalid_request"
 
     def __init__(self, field: str, rule: str, details: dict[str, Any] | None = None) -> None:
@@ -30,31 +34,26 @@ class InvalidRequest(BeatlessError):
 class BadRequest(BeatlessError):
     """A 400 that is about the request as a whole, not one field (dialect messages)."""
 
-    status = 400
     code = "bad_request"
 
 
 class Unprocessable(InvalidRequest):
     """Valid on its own terms, but beatless cannot honour it (e.g. no EventBridge equivalent)."""
 
-    status = 422
     code = "unprocessable"
 
 
 class NotFound(BeatlessError):
-    status = 404
     code = "not_found"
 
 
 class Conflict(BeatlessError):
-    status = 409
     code = "conflict"
 
 
 class ServiceUnavailable(BeatlessError):
     """AWS failed underneath us; nothing was left half-written, so the call can be retried."""
 
-    status = 503
     code = "service_unavailable"
     retry_after = 5
 
@@ -62,21 +61,21 @@ class ServiceUnavailable(BeatlessError):
 class Unauthorized(BeatlessError):
     """No key, an unknown key, or a disabled one."""
 
-    status = 401
     code = "unauthorized"
 
 
 class Forbidden(BeatlessError):
     """A valid key whose role or ownership does not allow this."""
 
-    status = 403
     code = "forbidden"
 
 
 class PayloadTooLarge(InvalidRequest):
-    status = 413
     code = "payload_too_large"
 
+
+#: What AWS raises underneath a request (botocore's errors, and PynamoDB's around them).
+AWS_ERRORS = (ClientError, BotoCoreError, PynamoDBException)
 
 #: AWS error codes that mean "someone else changed it first", not "AWS is down".
 RACE_CODES = frozenset(

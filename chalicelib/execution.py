@@ -25,12 +25,19 @@ from chalicelib.schedules.durations import format_instant
 from chalicelib.storage import MessageModel, RunModel
 from chalicelib.storage.models import AttemptEntry
 from chalicelib.tasks import TaskRegistry
+from chalicelib.vocabulary import FINAL_STATUSES, RunStatus
 
 log = logging.getLogger(__name__)
 
-QUEUED, RUNNING, SUCCEEDED, FAILED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED"
-CANCELLED, TIMED_OUT, SKIPPED = "CANCELLED", "TIMED_OUT", "SKIPPED"
-FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED, TIMED_OUT, SKIPPED})
+# Short names for the run statuses (defined once, in chalicelib.vocabulary).
+QUEUED, RUNNING, SUCCEEDED, FAILED = (
+    RunStatus.QUEUED,
+    RunStatus.RUNNING,
+    RunStatus.SUCCEEDED,
+    RunStatus.FAILED,
+)
+CANCELLED, TIMED_OUT, SKIPPED = RunStatus.CANCELLED, RunStatus.TIMED_OUT, RunStatus.SKIPPED
+FINAL = FINAL_STATUSES
 RESULT_LIMIT = 64 * 1024
 MESSAGE_LIMIT = 8 * 1024
 TRACEBACK_LIMIT = 32 * 1024

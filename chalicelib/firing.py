@@ -25,6 +25,7 @@ from chalicelib.runs import running_run
 from chalicelib.schedules.eventbridge import recurring_delivery
 from chalicelib.storage import JobModel, RunModel
 from chalicelib.storage.bookkeeping import job_update
+from chalicelib.vocabulary import Delivery, Overlap, Trigger
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ class Firing:
         ``-due`` schedule, or the main one of a sub-minute job (its heartbeat)."""
         if (schedule_name or "").endswith("-due"):
             return True
-        return recurring_delivery(spec_of(job)) == "plan"
+        return recurring_delivery(spec_of(job)) == Delivery.PLAN
 
     def admit(
         self,
@@ -109,7 +110,7 @@ class Firing:
             data=job.data,
             status=RUNNING,
             queue=job.queue,
-            trigger="schedule",
+            trigger=Trigger.SCHEDULE,
             retry=job.retry,
             timeout_seconds=int(job.timeout_seconds or 300),
             scheduled_time=scheduled_time,
@@ -174,7 +175,7 @@ class Firing:
             return "before the job's start"
         if exact and spec.upcoming(when, 1) != [when]:
             return "no longer a fire time of the job's schedule (it changed)"
-        if job.overlap == "skip":
+        if job.overlap == Overlap.SKIP:
             running = running_run(job.tenant, job.job_id)
             if running is not None:
                 return f"run {running} is still running (overlap: skip)"
@@ -200,7 +201,7 @@ class Firing:
             if job
             else [],
             status=SKIPPED,
-            trigger="schedule",
+            trigger=Trigger.SCHEDULE,
             scheduled_time=scheduled_time,
             queued_at=now,
             ended_at=now,

@@ -37,6 +37,7 @@ from chalicelib.settings import Settings
 from chalicelib.storage import JobModel, JobNameModel, cursors
 from chalicelib.storage.bookkeeping import update_job
 from chalicelib.tasks import TaskRegistry
+from chalicelib.vocabulary import Overlap
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +351,7 @@ class JobService:
         job.data = values.get("data")
         job.enabled = values.get("enabled", True) is not False
         job.queue = values.get("queue") or definition.queue
-        job.overlap = values.get("overlap") or "allow"
+        job.overlap = values.get("overlap") or Overlap.ALLOW
         job.retry = values.get("retry")
         job.timeout_seconds = int(values.get("timeout_seconds") or 300)
         job.schedule_input = schedule_input

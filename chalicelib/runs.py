@@ -32,11 +32,12 @@ from chalicelib.queues import MAX_DELAY, QueueGateway, delay_until
 from chalicelib.storage import JobModel, MessageModel, RunModel, cursors
 from chalicelib.storage.bookkeeping import update_job
 from chalicelib.tasks import TaskRegistry
+from chalicelib.vocabulary import Overlap, RunStatus, Trigger
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 50
 MAX_LEAD = timedelta(days=7)
-STATUSES = ("QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "SKIPPED")
+STATUSES = tuple(RunStatus)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ class RunService:
         retry: dict[str, Any] | None = None,
         timeout_seconds: int = 300,
         job: JobModel | None = None,
-        trigger: str = "api",
+        trigger: Trigger = Trigger.API,
         created_by: str | None = None,
     ) -> RunModel:
         """Write a QUEUED run and send it to its queue (delayed up to 15 min; further out, the
@@ -169,7 +170,7 @@ class RunService:
         run is recorded SKIPPED with the reason. NotFound for a job that does not exist."""
         job = get_job(tenant, job_id)
         steps = [{"task": job.task, "args": job.args or [], "kwargs": job.kwargs or {}}]
-        running = running_run(tenant, job.job_id) if job.overlap == "skip" else None
+        running = running_run(tenant, job.job_id) if job.overlap == Overlap.SKIP else None
         if running is not None:
             now = self._clock()
             run = RunModel(
@@ -181,7 +182,7 @@ class RunService:
                 steps=steps,
                 data=job.data,
                 status=SKIPPED,
-                trigger="manual",
+                trigger=Trigger.MANUAL,
                 queued_at=now,
                 ended_at=now,
                 expires_at=now + RETENTION,
@@ -198,7 +199,7 @@ class RunService:
             retry=job.retry,
             timeout_seconds=int(job.timeout_seconds or 300),
             job=job,
-            trigger="manual",
+            trigger=Trigger.MANUAL,
             created_by=created_by,
         )
         try:
@@ -382,7 +383,7 @@ class RunService:
                     RunModel.queued_at.set(now),
                     RunModel.lease_shard.set(shard),
                     RunModel.lease_expires_at.set(deadline),
-                    RunModel.trigger.set("retry"),
+                    RunModel.trigger.set(Trigger.RETRY),
                     RunModel.steps.set(
                         [{k: s[k] for k in ("task", "args", "kwargs") if k in s} for s in run.steps]
                     ),

@@ -13,11 +13,13 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, RootModel
 
 from chalicelib import services
+from chalicelib.api.errors import http_status
 from chalicelib.api.routing import QueryParam, parse_body, principal, query_bool, route
 from chalicelib.errors import BadRequest, BeatlessError, Conflict, Forbidden
 from chalicelib.execution import CANCELLED, FAILED, QUEUED, RUNNING, SKIPPED, SUCCEEDED, TIMED_OUT
+from chalicelib.records import Run
 from chalicelib.schedules.durations import format_instant
-from chalicelib.storage import RunModel
+from chalicelib.tasks import QUEUES
 
 bp = Blueprint(__name__)
 PREFIX = "/webapi/v3"
@@ -51,7 +53,7 @@ class AlteryxErrorOut(BaseModel):
 
 
 def alteryx_error(error: BeatlessError) -> Response:
-    return Response(status_code=error.status, body={"message": error.message})
+    return Response(status_code=http_status(error), body={"message": error.message})
 
 
 class Output(BaseModel):
@@ -106,7 +108,7 @@ _route = functools.partial(
 ATTEMPT_TOOL_ID = -1
 
 
-def _messages(run: RunModel) -> list[dict[str, Any]]:
+def _messages(run: Run) -> list[dict[str, Any]]:
     """The run's log, each earlier attempt summed up after its own lines (a log line's ``seq``
     starts with its attempt number, zero-padded to 4 digits). The current (or final) attempt
     has no summary: the job's status and disposition are its outcome."""
@@ -132,7 +134,7 @@ def _attempt_message(attempt: Any) -> dict[str, Any]:
     ).model_dump()
 
 
-def job_out(run: RunModel, include_messages: bool) -> dict[str, Any]:
+def job_out(run: Run, include_messages: bool) -> dict[str, Any]:
     status, disposition = STATUS[run.status]
     body = JobOut(
         id=run.run_id,
@@ -210,9 +212,7 @@ def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
 def run_workflow(workflow_id: str) -> dict[str, Any]:
     me = principal(bp)
     body = parse_body(bp, RunIn)
-    queue = (
-        body.workerTag if body.workerTag in ("high", "default", "low") else QUEUE_OF[body.priority]
-    )
+    queue = body.workerTag if body.workerTag in QUEUES else QUEUE_OF[body.priority]
     run = services.run_service().trigger(
         me.tenant, workflow_id, created_by=me.identity, queue=queue
     )

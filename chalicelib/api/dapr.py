@@ -14,10 +14,11 @@ from chalice import Blueprint, Response
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from chalicelib import services
+from chalicelib.api.errors import http_status
 from chalicelib.api.models import name_rule
 from chalicelib.api.routing import parse_body, principal, route
 from chalicelib.errors import BeatlessError, InvalidRequest, NotFound, Unprocessable
-from chalicelib.storage import JobModel
+from chalicelib.records import Job
 
 FACE = "dapr"
 PREFIXES = ("/v1.0-alpha1/jobs", "/v1.0/jobs")
@@ -44,7 +45,7 @@ class DaprErrorOut(BaseModel):
 
 def dapr_error(error: BeatlessError) -> Response:
     """Dapr's error body; a schedule Dapr cannot run either (422 natively) is its 400."""
-    status = 400 if isinstance(error, Unprocessable) else error.status
+    status = 400 if isinstance(error, Unprocessable) else http_status(error)
     code = (
         "ERR_MALFORMED_REQUEST"
         if getattr(error, "field", "") == "body"
@@ -126,7 +127,7 @@ def policy_of(retry: dict[str, Any] | None) -> dict[str, Any]:
     return {"constant": {"interval": interval, "maxRetries": int(retry["max_attempts"]) - 1}}
 
 
-def job_out(job: JobModel) -> dict[str, Any]:
+def job_out(job: Job) -> dict[str, Any]:
     inputs = job.schedule_input or {}
     body = DaprJobOut(
         name=job.name,

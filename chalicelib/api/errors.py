@@ -1,4 +1,5 @@
-"""Give the errors Chalice produces itself (405, 415, 500) the native JSON error shape."""
+"""Domain errors as HTTP statuses (the one place they are mapped), and the errors Chalice
+produces itself (405, 415, 500) in the native JSON error shape."""
 
 from __future__ import annotations
 
@@ -6,6 +7,41 @@ from collections.abc import Callable
 from typing import Any
 
 from chalice import Response
+
+from chalicelib.errors import (
+    BadRequest,
+    BeatlessError,
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+    Unprocessable,
+)
+
+#: Each domain error's HTTP status; a subclass takes its nearest listed ancestor's.
+HTTP_STATUS: dict[type[BeatlessError], int] = {
+    InvalidRequest: 400,
+    BadRequest: 400,
+    Unprocessable: 422,
+    PayloadTooLarge: 413,
+    NotFound: 404,
+    Conflict: 409,
+    Unauthorized: 401,
+    Forbidden: 403,
+    ServiceUnavailable: 503,
+}
+
+
+def http_status(error: BeatlessError) -> int:
+    """The HTTP status ``error`` is answered with (500 for an error nobody mapped)."""
+    for cls in type(error).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500
+
 
 _CODES = {
     400: "invalid_request",

@@ -16,6 +16,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from chalicelib.vocabulary import Overlap, Queue, RunStatus
+
 #: What ``str.isspace`` calls whitespace: a name may not start or end with any of it.
 WHITESPACE = (
     "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
@@ -176,8 +178,8 @@ class JobIn(ScheduleFields):
     kwargs: dict[str, Any] = Field(default_factory=dict)
     data: Any = None
     enabled: bool = True
-    queue: Literal["high", "default", "low"] | None = None
-    overlap: Literal["allow", "skip"] = "allow"
+    queue: Literal[Queue.HIGH.value, Queue.DEFAULT.value, Queue.LOW.value] | None = None
+    overlap: Literal[Overlap.ALLOW.value, Overlap.SKIP.value] = Overlap.ALLOW.value
     retry: RetryPolicy | None = None
     timeout_seconds: Int = Field(300, ge=1, le=900, description="a run's time limit")
     version: Int | None = Field(None, description="optimistic lock: the version you read")
@@ -345,7 +347,7 @@ class TaskIn(BaseModel):
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
     data: Any = None
-    queue: Literal["high", "default", "low"] | None = None
+    queue: Literal[Queue.HIGH.value, Queue.DEFAULT.value, Queue.LOW.value] | None = None
     delay_seconds: Int | None = Field(None, ge=0, le=900)
     run_at: str | None = Field(None, max_length=64, description="RFC 3339, at most 7 days ahead")
     retry: RetryPolicy | None = None
@@ -376,7 +378,7 @@ class RunOut(BaseModel):
     task: str | None
     steps: list[StepOut]
     data: Any = None
-    status: Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "SKIPPED"]
+    status: Literal[tuple(s.value for s in RunStatus)]  # type: ignore[valid-type]
     attempt: int
     queue: str
     trigger: str

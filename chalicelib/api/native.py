@@ -24,11 +24,11 @@ from chalicelib.api.routing import (
 from chalicelib.auth import Principal
 from chalicelib.errors import InvalidRequest
 from chalicelib.jobs import MAX_PAGE, spec_of
+from chalicelib.records import ApiKey, Job, Run
 from chalicelib.runs import STATUSES, steps_of
 from chalicelib.schedules.durations import format_instant, parse_instant
 from chalicelib.schedules.errors import ScheduleError
 from chalicelib.settings import get_settings
-from chalicelib.storage import ApiKeyModel, JobModel, RunModel
 from chalicelib.tasks import registry
 
 bp = Blueprint(__name__)
@@ -47,7 +47,7 @@ def _route(path: str, method: str, **kwargs: Any) -> Any:
     return route(bp, path, method, face=FACE, prefix=PREFIX, **kwargs)
 
 
-def job_out(job: JobModel) -> dict[str, Any]:
+def job_out(job: Job) -> dict[str, Any]:
     """A job as the native API shows it."""
     spec = spec_of(job)
     inputs = job.schedule_input or {}
@@ -228,7 +228,7 @@ def preview_schedule() -> dict[str, Any]:
     return models.PreviewOut(**result).model_dump()
 
 
-def run_out(run: RunModel) -> dict[str, Any]:
+def run_out(run: Run) -> dict[str, Any]:
     """A run as the native API shows it."""
     return models.RunOut(
         id=run.run_id,
@@ -408,7 +408,7 @@ def retry_task(run_id: str) -> Response:
     return Response(status_code=202, body=run_out(run), headers=_run_location(run))
 
 
-def key_out(item: ApiKeyModel, secret: str | None = None) -> dict[str, Any]:
+def key_out(item: ApiKey, secret: str | None = None) -> dict[str, Any]:
     return models.KeyOut(
         id=item.key_id,
         tenant=item.tenant,
@@ -446,7 +446,7 @@ def revoke_key(key_id: str) -> Response:
     return Response(status_code=204, body="")
 
 
-def _run_location(run: RunModel) -> dict[str, str]:
+def _run_location(run: Run) -> dict[str, str]:
     return {"Location": f"{PREFIX}/tasks/{run.run_id}"}
 
 

@@ -16,19 +16,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
-from pynamodb.exceptions import PynamoDBException
 
+from chalicelib.api.errors import http_status
 from chalicelib.auth import Principal
-from chalicelib.errors import BeatlessError, InvalidRequest, PayloadTooLarge, from_aws
+from chalicelib.errors import AWS_ERRORS, BeatlessError, InvalidRequest, PayloadTooLarge, from_aws
 from chalicelib.schedules.durations import parse_instant
 from chalicelib.schedules.errors import ScheduleError
 
 log = logging.getLogger(__name__)
 #: What AWS raises through boto3 and PynamoDB: throttling, 5xx, timeouts, lost races.
-AWS_ERRORS = (ClientError, BotoCoreError, PynamoDBException)
 
 #: Content types a body may be sent with; JSON is parsed from the raw body whatever the label,
 #: so ``curl -d`` without a Content-Type header works.
@@ -78,7 +76,7 @@ ROUTES: list[RouteDoc] = []
 
 def native_error(error: BeatlessError) -> Response:
     return Response(
-        status_code=error.status,
+        status_code=http_status(error),
         body={"error": {"code": error.code, "message": error.message, "details": error.details}},
     )
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from chalicelib import services
 from chalicelib.api import masks
+from chalicelib.api.errors import http_status
 from chalicelib.api.models import UnpaddedName
 from chalicelib.api.routing import QueryParam, parse_body, principal, route
 from chalicelib.errors import BeatlessError, InvalidRequest, NotFound
@@ -31,7 +32,7 @@ from chalicelib.execution import (
     TIMED_OUT,
 )
 from chalicelib.jobs import spec_of
-from chalicelib.storage import JobModel, RunModel
+from chalicelib.records import Job, Run
 from chalicelib.tasks import registry
 
 bp = Blueprint(__name__)
@@ -55,7 +56,7 @@ def udata_error(error: BeatlessError) -> Response:
     body: dict[str, Any] = {"message": error.message}
     if isinstance(error, InvalidRequest):
         body["errors"] = {error.field: error.rule}
-    return Response(status_code=error.status, body=body)
+    return Response(status_code=http_status(error), body=body)
 
 
 class UdataCrontab(BaseModel):
@@ -136,7 +137,7 @@ _route = functools.partial(
 )
 
 
-def job_out(job: JobModel) -> dict[str, Any]:
+def job_out(job: Job) -> dict[str, Any]:
     inputs = job.schedule_input or {}
     crontab = inputs.get("crontab")
     interval = inputs.get("interval")
@@ -280,7 +281,7 @@ def task_status(run_id: str) -> dict[str, Any]:
     return task_out(run)
 
 
-def task_out(run: RunModel) -> dict[str, Any]:
+def task_out(run: Run) -> dict[str, Any]:
     status = CELERY_STATE[run.status]
     if run.status == QUEUED and int(run.attempt or 1) > 1:
         status = "RETRY"
@@ -300,7 +301,7 @@ def task_out(run: RunModel) -> dict[str, Any]:
     ).model_dump()
 
 
-def _job(job_id: str) -> JobModel:
+def _job(job_id: str) -> Job:
     with _udata_not_found(job_id):
         return services.job_service().get(principal(bp).tenant, job_id)
 

@@ -21,6 +21,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import services
+from chalicelib.api.errors import http_status
 from chalicelib.api.routing import QueryParam, parse_body, principal, query_value, route
 from chalicelib.auth import Principal
 from chalicelib.errors import BeatlessError, Conflict, InvalidRequest, Unauthorized
@@ -34,11 +35,11 @@ from chalicelib.execution import (
     SUCCEEDED,
     TIMED_OUT,
 )
+from chalicelib.records import Run
 from chalicelib.runs import steps_of
 from chalicelib.schedules.durations import format_instant, parse_instant
 from chalicelib.schedules.errors import ScheduleError
 from chalicelib.settings import get_settings
-from chalicelib.storage import RunModel
 from chalicelib.tasks import registry
 
 bp = Blueprint(__name__)
@@ -76,7 +77,8 @@ _CLAUSE = re.compile(r"^(name)\s*=\s*'([^']*)'$|^(since)\s*>\s*'([^']*)'$")
 
 
 class PreconditionFailed(BeatlessError):
-    status = 412
+    """A Vitam header is missing or wrong: Vitam answers 412."""
+
     code = "precondition_failed"
 
 
@@ -107,16 +109,17 @@ class VitamErrorOut(BaseModel):
 
 def vitam_error(error: BeatlessError) -> Response:
     """Vitam's error shape, with its headers."""
+    status = 412 if isinstance(error, PreconditionFailed) else http_status(error)
     body = {
-        "http_code": error.status,
+        "http_code": status,
         "code": error.code,
-        "state": _STATES.get(error.status, "Internal_Server_Error"),
+        "state": _STATES.get(status, "Internal_Server_Error"),
         "message": error.message,
         "description": error.message,
         "errors": [],
     }
     return Response(
-        status_code=error.status,
+        status_code=status,
         body=body,
         headers={"X-Request-Id": _request_id(), "FullApiVersion": API_VERSION},
     )
@@ -218,7 +221,7 @@ class StatusOut(BaseModel):
     status: str
 
 
-def task_out(run: RunModel) -> dict[str, Any]:
+def task_out(run: Run) -> dict[str, Any]:
     state, task_status = STATE[run.status]
     data = run.data if isinstance(run.data, dict) else {}
     declared = data.get("results") or []
@@ -370,7 +373,7 @@ def parse_query(text: str) -> tuple[str | None, datetime | None]:
     return name, since
 
 
-def _matches(run: RunModel, name: str | None, since: datetime | None) -> bool:
+def _matches(run: Run, name: str | None, since: datetime | None) -> bool:
     step = run.data.get("Step") if isinstance(run.data, dict) else run.task
     if name is not None:
         if name.endswith("*"):

@@ -1,12 +1,11 @@
-"""Errors raised by the pure schedule code; the API turns them into 400 and 422 answers."""
+"""Errors raised by the pure schedule code; the job service turns them into domain errors
+(InvalidRequest, Unprocessable), which the API answers 400 and 422."""
 
 from __future__ import annotations
 
 
 class ScheduleError(ValueError):
     """The input breaks a rule: answered 400 with ``field`` and ``rule``."""
-
-    status = 400
 
     def __init__(self, field: str, rule: str) -> None:
         super().__init__(f"{field}: {rule}")
@@ -16,5 +15,3 @@ class ScheduleError(ValueError):
 
 class NoEquivalentError(ScheduleError):
     """Valid input with no EventBridge Scheduler equivalent: answered 422 with the reason."""
-
-    status = 422

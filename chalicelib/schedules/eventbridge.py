@@ -27,6 +27,7 @@ from chalicelib.schedules.cron import RANGES, CronSpec
 from chalicelib.schedules.errors import NoEquivalentError
 from chalicelib.schedules.nextfire import interval_fires
 from chalicelib.schedules.spec import ScheduleSpec, _rate
+from chalicelib.vocabulary import Delivery
 
 MAX_EXPRESSION = 256
 #: SQS's longest message delay: due times nearer than this need no EventBridge schedule.
@@ -141,12 +142,13 @@ def recurring_expressions(spec: ScheduleSpec) -> list[str]:
     return cron_expressions(spec.cron, spec.source)
 
 
-def recurring_delivery(spec: ScheduleSpec) -> str:
+def recurring_delivery(spec: ScheduleSpec) -> Delivery:
     """What a fire of the job's main (recurring) schedule does: ``plan`` the next minute's fires
     onto SQS (a sub-minute recurring part: the heartbeat), else ``run`` the job. A due time
     alone does not make the recurring part a heartbeat: it has its own ``-due`` schedule or
     hand-off."""
-    return "plan" if spec.kind != "once" and _recurring_is_subminute(spec) else "run"
+    subminute = spec.kind != "once" and _recurring_is_subminute(spec)
+    return Delivery.PLAN if subminute else Delivery.RUN
 
 
 def _recurring_is_subminute(spec: ScheduleSpec) -> bool:
@@ -167,12 +169,12 @@ def plan(spec: ScheduleSpec, now: datetime) -> list[PlannedSchedule]:
                 start_date=None,
                 end_date=None,
                 one_time=True,
-                delivery="plan",
+                delivery=Delivery.PLAN,
             )
         )
     expressions = recurring_expressions(spec)
     delivery = recurring_delivery(spec)
-    start = _recurring_start(spec, now) if delivery == "run" else next_minute(now)
+    start = _recurring_start(spec, now) if delivery == Delivery.RUN else next_minute(now)
     for index, expression in enumerate(expressions):
         planned.append(
             PlannedSchedule(

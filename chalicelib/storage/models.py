@@ -31,6 +31,8 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from chalicelib.vocabulary import Overlap, Trigger
+
 
 class _Meta:
     billing_mode = "PAY_PER_REQUEST"
@@ -52,7 +54,7 @@ class JobModel(Model):
     data = JSONAttribute(null=True)
     enabled = BooleanAttribute(default=True)
     queue = UnicodeAttribute(default="default")
-    overlap = UnicodeAttribute(default="allow")
+    overlap = UnicodeAttribute(default=Overlap.ALLOW.value)
     schedule_input = JSONAttribute(default=dict)  # the schedule fields as the user sent them
     spec = JSONAttribute()  # ScheduleSpec.to_dict(): absolute, re-parsable
     schedule_names = JSONAttribute(default=list)  # EventBridge schedules that exist for it
@@ -140,7 +142,7 @@ class RunModel(Model):
     attempt = NumberAttribute(default=1)
     retry = JSONAttribute(null=True)
     queue = UnicodeAttribute(default="default")
-    trigger = UnicodeAttribute(default="api")  # api | schedule | manual | retry
+    trigger = UnicodeAttribute(default=Trigger.API.value)
     scheduled_time = UTCDateTimeAttribute(null=True)
     queued_at = UTCDateTimeAttribute(null=True)
     started_at = UTCDateTimeAttribute(null=True)

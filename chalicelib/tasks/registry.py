@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.errors import InvalidRequest
+from chalicelib.vocabulary import Queue
 
-QUEUES = ("high", "default", "low")
+QUEUES = tuple(Queue)
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
