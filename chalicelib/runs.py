@@ -292,6 +292,13 @@ class RunService:
     def messages(
         self, tenant: str, run_id: str, limit: int = 100, cursor: str | None = None
     ) -> Page:
+        """One page of a run's log, oldest first (NotFound for a run that does not exist)."""
+        return self.with_messages(tenant, run_id, limit, cursor)[1]
+
+    def with_messages(
+        self, tenant: str, run_id: str, limit: int = 100, cursor: str | None = None
+    ) -> tuple[RunModel, Page]:
+        """The run and one page of its log: one read of the run, one Query of its messages."""
         run = self.get(tenant, run_id)
         key = f"{tenant}#{run.run_id}"
         start = cursors.decode(cursor, {"run_key": key})
@@ -304,7 +311,7 @@ class RunService:
         )
         items, more = cursors.take_page(results, limit)
         next_cursor = cursors.encode({"run_key": key, "seq": items[-1].seq}) if more else None
-        return Page(items, next_cursor)
+        return run, Page(items, next_cursor)
 
     # -- changing ----------------------------------------------------------------------------
 

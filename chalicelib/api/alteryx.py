@@ -108,11 +108,10 @@ _route = functools.partial(
 ATTEMPT_TOOL_ID = -1
 
 
-def _messages(run: Run) -> list[dict[str, Any]]:
+def _messages(run: Run, page: Any) -> list[dict[str, Any]]:
     """The run's log, each earlier attempt summed up after its own lines (a log line's ``seq``
     starts with its attempt number, zero-padded to 4 digits). The current (or final) attempt
     has no summary: the job's status and disposition are its outcome."""
-    page = services.run_service().messages(run.tenant, run.run_id, limit=1000)
     attempts = [a for a in run.attempts or [] if int(a.number) != int(run.attempt)]
     messages = []
     for m in page.items:
@@ -134,7 +133,10 @@ def _attempt_message(attempt: Any) -> dict[str, Any]:
     ).model_dump()
 
 
-def job_out(run: Run, include_messages: bool) -> dict[str, Any]:
+def job_out(run: Run, log: Any = None) -> dict[str, Any]:
+    """A job as Alteryx shows it; with its messages when ``log`` (a page of the run's log) is
+    given."""
+    include_messages = log is not None
     status, disposition = STATUS[run.status]
     body = JobOut(
         id=run.run_id,
@@ -143,7 +145,7 @@ def job_out(run: Run, include_messages: bool) -> dict[str, Any]:
         status=status,
         disposition=disposition,
         outputs=[],
-        messages=_messages(run) if include_messages else None,
+        messages=_messages(run, log) if include_messages else None,
         priority=PRIORITY_OF.get(run.queue, "Default"),
         workerTag=run.queue if run.queue in ("high", "low") else "",
         runWithE2=True,
@@ -161,9 +163,10 @@ def job_out(run: Run, include_messages: bool) -> dict[str, Any]:
     query=(QueryParam("includeMessages", {"type": "boolean", "default": True}),),
 )
 def get_job(job_id: str) -> dict[str, Any]:
-    include = query_bool(bp, "includeMessages")
-    run = services.run_service().get(principal(bp).tenant, job_id)
-    return job_out(run, include is not False)
+    if query_bool(bp, "includeMessages") is False:
+        return job_out(services.run_service().get(principal(bp).tenant, job_id))
+    run, log = services.run_service().with_messages(principal(bp).tenant, job_id, 1000)
+    return job_out(run, log)
 
 
 @_route(
@@ -174,7 +177,7 @@ def get_job(job_id: str) -> dict[str, Any]:
     access="admin",
 )
 def job_messages(job_id: str) -> list[dict[str, Any]]:
-    return _messages(services.run_service().get(principal(bp).tenant, job_id))
+    return _messages(*services.run_service().with_messages(principal(bp).tenant, job_id, 1000))
 
 
 @_route("/jobs/{job_id}", "DELETE", summary="Cancel a queued or running job", response=CancelOut)
@@ -199,7 +202,7 @@ def cancel_job(job_id: str) -> dict[str, str]:
 )
 def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
     page = services.run_service().list_for_job(principal(bp).tenant, workflow_id, limit=100)
-    return [job_out(run, include_messages=False) for run in page.items]
+    return [job_out(run) for run in page.items]
 
 
 @_route(
@@ -216,4 +219,4 @@ def run_workflow(workflow_id: str) -> dict[str, Any]:
     run = services.run_service().trigger(
         me.tenant, workflow_id, created_by=me.identity, queue=queue
     )
-    return job_out(run, include_messages=False)
+    return job_out(run)
