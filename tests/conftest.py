@@ -16,10 +16,12 @@ os.environ.update(
 )
 os.environ.pop("BEATLESS_AWS_ENDPOINT_URL", None)
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.client
 import pytest
 from moto import mock_aws
 
@@ -40,6 +42,23 @@ def aws() -> Iterator[None]:
         resources.provision(settings)
         yield
         services.reset()
+
+
+@pytest.fixture
+def atomic_aws(aws: None) -> Iterator[None]:
+    """Each AWS call atomic, as it is in AWS and not in moto's in-process backends (a
+    TransactWriteItems from two threads can interleave inside moto); everything between calls
+    still interleaves freely, which is where beatless's races live."""
+    lock = threading.Lock()
+    original = botocore.client.BaseClient._make_api_call
+
+    def atomic(client: Any, operation: str, params: Any) -> Any:
+        with lock:
+            return original(client, operation, params)
+
+    botocore.client.BaseClient._make_api_call = atomic  # type: ignore[method-assign]
+    yield
+    botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 ADMIN_KEY = "bl_test-admin-key-of-tenant-default"

@@ -12,11 +12,10 @@ import contextlib
 import random
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import botocore.client
 import pytest
 from pynamodb.exceptions import DoesNotExist
 
@@ -32,20 +31,6 @@ from tests.testtasks import calls
 pytestmark = pytest.mark.slow
 THREADS = 8
 ADMIN = Principal("default", "admin", "k", "concurrency")
-
-
-@pytest.fixture
-def atomic_aws(aws: None) -> Iterator[None]:
-    lock = threading.Lock()
-    original = botocore.client.BaseClient._make_api_call
-
-    def atomic(client: Any, operation: str, params: Any) -> Any:
-        with lock:
-            return original(client, operation, params)
-
-    botocore.client.BaseClient._make_api_call = atomic  # type: ignore[method-assign]
-    yield
-    botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
 
 
 def _in_threads(work: list[Callable[[], Any]]) -> list[Any]:

@@ -56,7 +56,7 @@ def test_duplicate_fire_runs_once(client):
     assert client.get(f"/v1/jobs/{job['id']}").json_body["total_run_count"] == 1
 
 
-def test_ten_concurrent_deliveries_of_one_fire_run_once(client):
+def test_ten_concurrent_deliveries_of_one_fire_run_once(atomic_aws, client):
     job = create(client, task="tests.count", kwargs={"key": "ten"})
     services.worker()  # build the services once, before the threads race
     answers: list[dict] = []
