@@ -346,6 +346,12 @@ class RunService:
                         RunModel.cancel_requested.set(True),
                         RunModel.ended_at.set(now),
                         RunModel.reason.set("cancelled before it started"),
+                        # A run waiting for a retry carries the failure it waits after; the
+                        # cancel is its outcome now (the failure stays in ``attempts``).
+                        RunModel.exc.remove(),
+                        RunModel.error.remove(),
+                        RunModel.traceback.remove(),
+                        RunModel.retry_at.remove(),
                         RunModel.expires_at.set(now + RETENTION),
                         RunModel.lease_shard.remove(),
                         RunModel.lease_expires_at.remove(),

@@ -286,17 +286,20 @@ def task_out(run: Run) -> dict[str, Any]:
     if run.status == QUEUED and int(run.attempt or 1) > 1:
         status = "RETRY"
     result: str | None = None
+    exc = run.exc if status in ("FAILURE", "RETRY") else None
     if status == "SUCCESS":
         result = str(run.result)
     elif status in ("FAILURE", "RETRY") and run.exc:
         result = f"{run.exc}({run.error!r})"
+    elif run.status == TIMED_OUT:  # no exception of its own: say why, as Celery would
+        exc, result = "TimeLimitExceeded", f"TimeLimitExceeded({run.reason!r})"
     elif status == "REVOKED":
         result = run.reason
     return UdataTaskOut(
         id=run.run_id,
         status=status,
         result=result,
-        exc=run.exc if status in ("FAILURE", "RETRY") else None,
+        exc=exc,
         traceback=run.traceback if status in ("FAILURE", "RETRY") else None,
     ).model_dump()
 

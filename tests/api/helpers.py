@@ -23,3 +23,14 @@ def create(http: Any, **overrides: Any) -> dict[str, Any]:
     response = send(http, "POST", "/v1/jobs", job_body(**overrides))
     assert response.status_code == 201, response.json_body
     return response.json_body
+
+
+def submit_task(http: Any, **body: Any) -> dict[str, Any]:
+    """POST /v1/tasks; the run as answered (202)."""
+    response = send(http, "POST", "/v1/tasks", body)
+    assert response.status_code == 202, response.json_body
+    return response.json_body
+
+
+def get_task(http: Any, run_id: str) -> dict[str, Any]:
+    return http.get(f"/v1/tasks/{run_id}").json_body

@@ -238,6 +238,17 @@ def test_task_status_maps_run_states_to_celery_states(client):
     assert client.get(f"{BASE}/tasks/{queued['id']}/").json_body["status"] == "REVOKED"
 
 
+def test_a_timed_out_task_is_a_failure_that_says_why(client):
+    """A TIMED_OUT run has no exception of its own: its reason is the FAILURE's result, as
+    Celery's TimeLimitExceeded would be, rather than null."""
+    slow = {"task": "sleep", "kwargs": {"seconds": 1.5}, "timeout_seconds": 1}
+    run = send(client, "POST", "/v1/tasks", slow).json_body
+    drain()
+    got = client.get(f"{BASE}/tasks/{run['id']}/").json_body
+    assert (got["status"], got["exc"]) == ("FAILURE", "TimeLimitExceeded")
+    assert "timeout" in got["result"]
+
+
 def test_a_udata_job_is_a_normal_job_that_fires(client):
     job = post_job(client, {**CRON_JOB, "enabled": True}).json_body
     assert client.get(f"/v1/jobs/{job['id']}").json_body["expressions"] == ["cron(0 0 * * ? *)"]

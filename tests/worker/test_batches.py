@@ -19,7 +19,9 @@ from chalicelib.local.standins import SqsPump
 from chalicelib.settings import get_settings
 from chalicelib.storage import JobModel, RunModel
 from chalicelib.worker import BatchFailed, NoTimeLeft
-from tests.api.helpers import create, send
+from tests.api.helpers import create
+from tests.api.helpers import get_task as get
+from tests.api.helpers import submit_task as submit
 from tests.conftest import drain, queue_depth
 from tests.testtasks import calls
 
@@ -44,16 +46,6 @@ class Dwindling:
 
     def get_remaining_time_in_millis(self) -> int:
         return int((self._answers.pop(0) if self._answers else self._then) * 1000)
-
-
-def submit(client, **body) -> dict:
-    response = send(client, "POST", "/v1/tasks", body)
-    assert response.status_code == 202, response.json_body
-    return response.json_body
-
-
-def get(client, run_id: str) -> dict:
-    return client.get(f"/v1/tasks/{run_id}").json_body
 
 
 def record(message_id: str, body: Any) -> dict[str, Any]:

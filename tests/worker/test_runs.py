@@ -13,18 +13,10 @@ import pytest
 from chalicelib import services
 from chalicelib.settings import get_settings
 from tests.api.helpers import create, send
+from tests.api.helpers import get_task as get
+from tests.api.helpers import submit_task as submit
 from tests.conftest import drain, queue_depth
 from tests.testtasks import calls
-
-
-def submit(client, **body) -> dict:
-    response = send(client, "POST", "/v1/tasks", body)
-    assert response.status_code == 202, response.json_body
-    return response.json_body
-
-
-def get(client, run_id: str) -> dict:
-    return client.get(f"/v1/tasks/{run_id}").json_body
 
 
 def test_ad_hoc_task_is_queued_then_run_by_the_queue_handler(client):
@@ -174,19 +166,6 @@ def test_failure_records_exception_message_traceback_and_parks_the_run(client):
     assert done["error"] == "boom"
     assert "Traceback" in done["traceback"]
     assert queue_depth(get_settings().failed_queue)["visible"] == 1
-
-
-def test_retries_back_off_through_sqs_then_succeed(client):
-    run = submit(
-        client,
-        task="tests.flaky",
-        kwargs={"key": "flaky", "failures": 2},
-        retry={"max_attempts": 3, "initial_seconds": 0},
-    )
-    drain()
-    done = get(client, run["id"])
-    assert (done["status"], done["attempt"], done["result"]) == ("SUCCEEDED", 3, 3)
-    assert calls("flaky") == 3
 
 
 def test_exhausted_retries_end_failed(client):
@@ -379,9 +358,10 @@ def test_a_run_that_succeeded_after_retries_shows_only_its_outcome_on_top(client
         kwargs={"key": "record", "failures": 2},
         retry={"max_attempts": 3, "initial_seconds": 0},
     )
-    drain()
+    drain()  # the retries back off through SQS
     done = get(client, run["id"])
     assert (done["status"], done["attempt"], done["result"]) == ("SUCCEEDED", 3, 3)
+    assert calls("record") == 3
     assert {
         k: done[k] for k in ("exc", "error", "traceback", "retry_at", "reason")
     } == dict.fromkeys(("exc", "error", "traceback", "retry_at", "reason"))
@@ -553,3 +533,22 @@ def test_alteryx_attempt_messages_follow_each_attempts_own_log(client):
     drain()  # a single attempt: its log only, as before
     messages = client.get(f"/webapi/v3/jobs/{once['id']}/messages").json_body
     assert messages == [{"status": 1, "text": "line 0", "toolId": 0}]
+
+
+def test_cancelling_a_run_waiting_for_its_retry_leaves_only_the_cancel_on_top(client):
+    run = submit(
+        client,
+        task="tests.flaky",
+        kwargs={"key": "cancel-waiting", "failures": 5},
+        retry={"max_attempts": 3, "initial_seconds": 600},
+    )
+    drain()
+    waiting = get(client, run["id"])
+    assert (waiting["status"], waiting["exc"]) == ("QUEUED", "RuntimeError")
+    assert send(client, "DELETE", f"/v1/tasks/{run['id']}").status_code == 200
+    done = get(client, run["id"])
+    assert done["status"] == "CANCELLED"
+    assert {k: done[k] for k in ("exc", "error", "traceback", "retry_at")} == dict.fromkeys(
+        ("exc", "error", "traceback", "retry_at")
+    )
+    assert attempt_view(done) == [(1, "FAILED", "RuntimeError: attempt 1 fails")]
