@@ -6,22 +6,25 @@ Deliberate differences (stricter, clearer) are listed in ``docs/udata.md``.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import functools
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
+from pydantic_core import PydanticCustomError
 
 from chalicelib import services
 from chalicelib.api import masks
 from chalicelib.api.errors import http_status
 from chalicelib.api.models import UnpaddedName
 from chalicelib.api.routing import QueryParam, parse_body, principal, route
-from chalicelib.errors import BeatlessError, InvalidRequest, NotFound
+from chalicelib.errors import BeatlessError, InvalidRequest, NotFound, Unauthorized
 from chalicelib.execution import (
     CANCELLED,
     FAILED,
@@ -51,12 +54,52 @@ CELERY_STATE = {
 }
 
 
+#: The field of an error about the form as a whole (udata's ``api.abort(400, message)``).
+FORM_WIDE = "__all__"
+#: What flask-restx answers for ``api.abort(401)`` (werkzeug's description): udata's answer
+#: when no key is sent at all.
+NO_CREDENTIALS = (
+    "The server could not verify that you are authorized to access the URL requested. You either"
+    " supplied the wrong credentials (e.g. a bad password), or your browser doesn't understand"
+    " how to supply the credentials required."
+)
+
+
 def udata_error(error: BeatlessError) -> Response:
-    """udata's error body: ``{"message"}``, plus ``{"errors": {field: rule}}`` for a field."""
+    """udata's error bodies: ``{"message"}``; for fields, wtforms' ``form.errors`` too: a list of
+    messages per field, nested under a form field (``{"interval": {"every": [...]}}``)."""
+    status = http_status(error)
+    if isinstance(error, Unauthorized):  # udata's authentify: an unusable key is "Invalid"
+        no_key = "required" in error.message  # the middleware's "an API key is required"
+        return Response(
+            status_code=status, body={"message": NO_CREDENTIALS if no_key else "Invalid API token"}
+        )
+    if isinstance(error, InvalidRequest) and error.field == FORM_WIDE:
+        return Response(status_code=status, body={"message": error.rule})
     body: dict[str, Any] = {"message": error.message}
     if isinstance(error, InvalidRequest):
-        body["errors"] = {error.field: error.rule}
-    return Response(status_code=http_status(error), body=body)
+        problems = error.details.get("errors") or [{"field": error.field, "rule": error.rule}]
+        body["errors"] = field_errors(problems)
+    return Response(status_code=status, body=body)
+
+
+def field_errors(problems: list[dict[str, str]]) -> dict[str, Any]:
+    """``[{"field": "interval.every", "rule": r}]`` as ``{"interval": {"every": [r]}}``."""
+    errors: dict[str, Any] = {}
+    for problem in problems:
+        *parents, leaf = str(problem["field"]).split(".")
+        node = errors
+        for part in parents:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):  # "crontab" and "crontab.minute" both: keep both
+                child = node[part] = {FORM_WIDE: child}
+            node = child
+        existing = node.setdefault(leaf, [])
+        if isinstance(existing, dict):
+            existing.setdefault(FORM_WIDE, []).append(problem["rule"])
+        else:
+            existing.append(problem["rule"])
+    return errors
 
 
 class UdataCrontab(BaseModel):
@@ -86,6 +129,22 @@ class UdataJobIn(BaseModel):
     interval: UdataInterval | None = None
     args: list[Any] | None = None
     kwargs: dict[str, Any] | None = None
+
+    @field_validator("crontab", "interval", mode="before")
+    @classmethod
+    def _json_string(cls, value: Any) -> Any:
+        """A schedule sent as a JSON string is taken (udata's test_update_job sends
+        ``task.crontab.to_json()``); a string that is not JSON is a 400 naming the field."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except ValueError as error:
+            raise PydanticCustomError(
+                "json_invalid",
+                "must be an object or a JSON string of one ({error})",
+                {"error": str(error)},
+            ) from None
 
 
 class UdataJobOut(BaseModel):
@@ -119,7 +178,7 @@ class UdataErrorOut(BaseModel):
     """What ``udata_error`` answers."""
 
     message: str
-    errors: dict[str, str] | None = None
+    errors: dict[str, Any] | None = None
 
 
 #: udata reads ``?lang=`` on every API call (``set_api_language``) and its clients send it: taken,
@@ -177,7 +236,7 @@ def _schedule_values(raw: dict[str, Any], body: UdataJobIn) -> dict[str, Any]:
     """crontab or interval as the job service takes them (missing crontab fields are ``*``);
     both is udata's form error, on create and update alike."""
     if "crontab" in raw and "interval" in raw:
-        raise InvalidRequest("__all__", "Cannot define both interval and crontab schedule")
+        raise InvalidRequest(FORM_WIDE, "Cannot define both interval and crontab schedule")
     if "crontab" in raw:
         crontab = body.crontab or UdataCrontab()
         return {"crontab": crontab.model_dump()}
@@ -211,11 +270,11 @@ def create_job() -> Response:
     body = parse_body(bp, UdataJobIn)
     schedule = _schedule_values(_raw(), body)
     if not schedule:
-        raise InvalidRequest("__all__", "Must defined either interval or crontab schedule.")
+        raise InvalidRequest(FORM_WIDE, "Must defined either interval or crontab schedule.")
     if body.name is None:
         raise InvalidRequest("name", "This field is required.")
     if body.task is None:
-        raise InvalidRequest("task", "Field is required")
+        raise InvalidRequest("task", "Field is required")  # mongoengine's words, as udata's
     values = {
         "name": body.name,
         "description": body.description or "",
@@ -286,13 +345,14 @@ def task_out(run: Run) -> dict[str, Any]:
     if run.status == QUEUED and int(run.attempt or 1) > 1:
         status = "RETRY"
     result: str | None = None
-    exc = run.exc if status in ("FAILURE", "RETRY") else None
+    failed = status in ("FAILURE", "RETRY")
+    exc = celery_exc(run.exc, run.traceback) if failed else None
     if status == "SUCCESS":
         result = str(run.result)
-    elif status in ("FAILURE", "RETRY") and run.exc:
-        result = f"{run.exc}({run.error!r})"
+    elif failed and run.exc:
+        result = f"{run.exc}({run.error!r})"  # safe_repr(exception): the bare class name
     elif run.status == TIMED_OUT:  # no exception of its own: say why, as Celery would
-        exc, result = "TimeLimitExceeded", f"TimeLimitExceeded({run.reason!r})"
+        exc, result = TIME_LIMIT, f"TimeLimitExceeded({run.reason!r})"
     elif status == "REVOKED":
         result = run.reason
     return UdataTaskOut(
@@ -300,8 +360,31 @@ def task_out(run: Run) -> dict[str, Any]:
         status=status,
         result=result,
         exc=exc,
-        traceback=run.traceback if status in ("FAILURE", "RETRY") else None,
+        traceback=run.traceback if failed else None,
     ).model_dump()
+
+
+#: Celery's time-limit exception, as ``get_full_cls_name`` names it.
+TIME_LIMIT = "celery.exceptions.TimeLimitExceeded"
+
+
+def celery_exc(exc: str | None, traceback: str | None) -> str | None:
+    """The exception as Celery's ``get_full_cls_name`` names it, ``module.Class``. A run records
+    the bare class name; its traceback's exception line carries the module (Python omits it
+    for builtins, which Celery names ``builtins.X``). Without either, the bare name."""
+    if not exc:
+        return exc
+    line = re.compile(rf"^((?:[A-Za-z_]\w*\.)*){re.escape(exc)}(?::|$)")
+    for text in reversed((traceback or "").splitlines()):
+        found = line.match(text)
+        if found:
+            if found.group(1):
+                return found.group(1) + exc
+            break
+    builtin = getattr(builtins, exc, None)
+    if isinstance(builtin, type) and issubclass(builtin, BaseException):
+        return f"builtins.{exc}"
+    return exc
 
 
 def _job(job_id: str) -> Job:

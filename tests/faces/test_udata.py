@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from app import worker
@@ -140,7 +142,8 @@ def test_invalid_jobs_are_400s_with_udatas_message(client, body, message):
     response = post_job(client, body)
     assert response.status_code == 400, response.json_body
     assert message in response.json_body["message"]
-    assert response.json_body["errors"]
+    form_wide = message.startswith(("Cannot", "Must"))  # udata's api.abort(400, message)
+    assert bool(response.json_body.get("errors")) is not form_wide
 
 
 def test_duplicate_name_is_a_409_not_a_500(client):
@@ -229,7 +232,7 @@ def test_task_status_maps_run_states_to_celery_states(client):
     failure = client.get(f"{BASE}/tasks/{bad['id']}/").json_body
     assert (failure["status"], failure["exc"], failure["result"]) == (
         "FAILURE",
-        "TaskFailed",
+        "chalicelib.tasks.builtin.TaskFailed",
         "TaskFailed('boom')",
     )
     assert "Traceback" in failure["traceback"]
@@ -245,7 +248,7 @@ def test_a_timed_out_task_is_a_failure_that_says_why(client):
     run = send(client, "POST", "/v1/tasks", slow).json_body
     drain()
     got = client.get(f"{BASE}/tasks/{run['id']}/").json_body
-    assert (got["status"], got["exc"]) == ("FAILURE", "TimeLimitExceeded")
+    assert (got["status"], got["exc"]) == ("FAILURE", "celery.exceptions.TimeLimitExceeded")
     assert "timeout" in got["result"]
 
 
@@ -260,3 +263,77 @@ def test_a_udata_job_is_a_normal_job_that_fires(client):
     assert fired["last_run_id"] == answer["run_id"]
     assert fired["last_run_at"] == "2030-01-01T00:00:00+00:00"
     assert client.get(f"{BASE}/tasks/{answer['run_id']}/").json_body["status"] == "SUCCESS"
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        ({"task": "echo", "crontab": {"minute": "0"}}, {"name": ["This field is required."]}),
+        (
+            {"name": "i", "task": "echo", "interval": {"every": "x", "period": "days"}},
+            {"interval": {"every": ["Input should be a valid integer"]}},
+        ),
+    ],
+)
+def test_field_errors_are_udatas_lists_per_field(client, body, errors):
+    """wtforms' ``form.errors``: a list of messages per field, nested under a form field."""
+    response = post_job(client, body)
+    assert response.status_code == 400
+    got = response.json_body["errors"]
+    assert got.keys() == errors.keys()
+    for field, expected in errors.items():
+        if isinstance(expected, dict):
+            assert got[field].keys() == expected.keys()
+            assert all(expected[k][0] in got[field][k][0] for k in expected)
+        else:
+            assert got[field] == expected
+    assert response.json_body["message"]
+
+
+def test_form_wide_errors_are_a_bare_message(client):
+    both = {**CRON_JOB, "interval": {"every": 1, "period": "days"}}
+    assert post_job(client, both).json_body == {
+        "message": "Cannot define both interval and crontab schedule"
+    }
+    job = post_job(client).json_body
+    response = send(client, "PUT", f"{BASE}/jobs/{job['id']}/", both)
+    assert response.json_body == {"message": "Cannot define both interval and crontab schedule"}
+
+
+@pytest.mark.parametrize("field", ["crontab", "interval"])
+def test_put_takes_a_schedule_sent_as_a_json_string(client, field):
+    """udata's test_update_job sends ``task.crontab.to_json()``: a JSON string."""
+    job = post_job(client).json_body
+    value = {"minute": "7"} if field == "crontab" else {"every": 3, "period": "hours"}
+    response = send(client, "PUT", f"{BASE}/jobs/{job['id']}/", {field: json.dumps(value)})
+    assert response.status_code == 200, response.json_body
+    assert response.json_body["schedule"] == (
+        "7 * * * *" if field == "crontab" else "every 3 hours"
+    )
+    bad = send(client, "PUT", f"{BASE}/jobs/{job['id']}/", {field: "{not json"})
+    assert bad.status_code == 400
+    assert list(bad.json_body["errors"]) == [field]
+    assert (
+        client.get(f"{BASE}/jobs/{job['id']}/").json_body["schedule"]
+        == response.json_body["schedule"]
+    )
+
+
+def test_unauthorized_bodies_are_udatas(client):
+    """udata's ``authentify``: a bad X-API-KEY is 401 "Invalid API token"; no key at all is
+    flask-restx's plain 401 (werkzeug's description)."""
+    bad = client.as_key(None).get(f"{BASE}/jobs/", headers={"X-API-KEY": "bl_nope"})
+    assert (bad.status_code, bad.json_body) == (401, {"message": "Invalid API token"})
+    none = client.as_key(None).get(f"{BASE}/jobs/")
+    assert none.status_code == 401
+    assert none.json_body["message"].startswith(
+        "The server could not verify that you are authorized"
+    )
+
+
+def test_exc_is_celerys_module_qualified_class_name(client):
+    bad = send(client, "POST", "/v1/tasks", {"task": "fail", "kwargs": {"message": "boom"}})
+    drain()
+    failure = client.get(f"{BASE}/tasks/{bad.json_body['id']}/").json_body
+    assert failure["exc"] == "chalicelib.tasks.builtin.TaskFailed"
+    assert failure["result"] == "TaskFailed('boom')"

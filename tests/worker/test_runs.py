@@ -510,7 +510,7 @@ def test_each_face_shows_the_attempts_where_its_shape_has_room(client):
     # udata: Celery's task shape has no room; it shows the final outcome only.
     udata = client.get(f"/api/1/workers/tasks/{run['id']}").json_body
     assert set(udata) == {"id", "status", "result", "exc", "traceback"}
-    assert (udata["status"], udata["exc"]) == ("FAILURE", "RuntimeError")
+    assert (udata["status"], udata["exc"]) == ("FAILURE", "builtins.RuntimeError")
 
 
 def test_alteryx_attempt_messages_follow_each_attempts_own_log(client):
