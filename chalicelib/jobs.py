@@ -33,6 +33,7 @@ from chalicelib.errors import (
 from chalicelib.ids import is_id, new_id
 from chalicelib.queues import QueueGateway
 from chalicelib.scheduler import SchedulerGateway, ScheduleTarget, schedule_name
+from chalicelib.schedules.durations import millis
 from chalicelib.settings import Settings
 from chalicelib.storage import JobModel, JobNameModel, cursors
 from chalicelib.storage.bookkeeping import update_job
@@ -363,7 +364,8 @@ class JobService:
     def _next_run(job: JobModel, spec: schedules.ScheduleSpec, now: datetime) -> datetime | None:
         if not job.enabled:
             return None
-        fires = spec.upcoming(now, 1, fired=int(job.fire_count or 0))
+        # A spec's instants are to the millisecond: a due time of now is now's millisecond.
+        fires = spec.upcoming(millis(now), 1, fired=int(job.fire_count or 0))
         return fires[0] if fires else None
 
     @staticmethod

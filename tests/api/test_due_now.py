@@ -31,6 +31,7 @@ def test_native_due_time_now_or_past_fires_once(client, due):
     job = create(
         client, task="tests.count", kwargs={"key": f"due-{due}"}, schedule=None, due_time=due
     )
+    assert job["next_run_at"] == job["created_at"]  # due at once: at the creation instant
     assert drain() >= 1
     assert calls(f"due-{due}") == 1
     (run,) = runs_of(client, job["id"])

@@ -58,7 +58,9 @@ from chalicelib.worker import Worker
 EXAMPLES = int(os.environ.get("BEATLESS_FUZZ_EXAMPLES", "5"))
 QUICK = EXAMPLES <= 5
 STEPS = 30 if QUICK else 60
-START = datetime(2030, 3, 4, 10, 0, 0, 500000, tzinfo=UTC)  # ops at .5 s, fires at whole seconds
+#: Requests at .5 s (and a few microseconds: a real clock is finer than the stored instants),
+#: fires at whole seconds.
+START = datetime(2030, 3, 4, 10, 0, 0, 500123, tzinfo=UTC)
 TENANT = "default"
 RANK = {"QUEUED": 0, "RUNNING": 1}
 VOLATILE = ("LastModificationDate", "ResponseMetadata")  # not part of what a schedule is
