@@ -33,6 +33,8 @@ class Settings:
     version: str
     dapr_app_endpoints: dict[str, str]
     dapr_allowed_hosts: frozenset[str]
+    #: Sent to the app as ``dapr-api-token`` on delivery, as Dapr sends its APP_API_TOKEN.
+    dapr_app_api_token: str = ""
 
     def queue_name(self, queue: str) -> str:
         """The SQS queue behind a beatless queue (``high``, ``default``, ``low``)."""
@@ -77,6 +79,7 @@ def get_settings() -> Settings:
             for host in env("BEATLESS_DAPR_ALLOWED_HOSTS", "").split(",")
             if host.strip()
         ),
+        dapr_app_api_token=env("BEATLESS_DAPR_APP_API_TOKEN", ""),
         version=env("BEATLESS_VERSION", "0.1.0"),
     )
 

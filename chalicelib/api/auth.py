@@ -1,10 +1,11 @@
 """Authentication, once for every route: an HTTP middleware (it runs in API Gateway's Lambda, in
 ``chalice.test.Client`` and under ``make run`` alike).
 
-The key comes in ``Authorization: Bearer <key>``, ``X-API-KEY`` (udata clients) or
-``X-Vitam-Key`` (Vitam clients). Missing, unknown or disabled → 401 with ``WWW-Authenticate``;
-a route for admins called with a user key → 403. The principal is left in the request context
-for the views, which key every read and write by its tenant.
+The key comes in ``Authorization: Bearer <key>``, ``X-API-KEY`` (udata clients),
+``X-Vitam-Key`` (Vitam clients) or ``dapr-api-token`` (Dapr clients). Missing, unknown or
+disabled → 401 with ``WWW-Authenticate``; a route for admins called with a user key → 403. The
+principal is left in the request context for the views, which key every read and write by its
+tenant.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ def key_from(headers: Any) -> str | None:
     scheme, _, value = authorization.strip().partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    for name in ("x-api-key", "x-vitam-key"):
+    for name in ("x-api-key", "x-vitam-key", "dapr-api-token"):
         if headers.get(name):
             return str(headers.get(name)).strip()
     return None

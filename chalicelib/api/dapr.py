@@ -7,6 +7,7 @@ to the tenant's app, see ``chalicelib/tasks/dapr.py``). Deliberate differences: 
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from typing import Any
 
@@ -25,33 +26,54 @@ PREFIXES = ("/v1.0-alpha1/jobs", "/v1.0/jobs")
 TASK = "dapr.deliver"
 #: Dapr's default when no failure policy is sent: 3 retries, 1 s apart.
 DEFAULT_POLICY = {"constant": {"interval": "1s", "maxRetries": 3}}
-_ERROR_CODES = {
-    400: "DAPR_SCHEDULER_SCHEDULE_JOB",
-    401: "ERR_UNAUTHORIZED",
-    403: "ERR_FORBIDDEN",
-    404: "DAPR_SCHEDULER_JOB_NOT_FOUND",
-    409: "DAPR_SCHEDULER_JOB_ALREADY_EXISTS",
-    413: "ERR_MALFORMED_REQUEST",
-    503: "DAPR_SCHEDULER_UNAVAILABLE",
+#: Codes of errors upstream names itself (``pkg/api/errors``), with its exact messages.
+SCHEDULE_EMPTY = "DAPR_SCHEDULER_SCHEDULE_EMPTY"  # "Schedule is empty"
+NAME_EMPTY = "DAPR_SCHEDULER_JOB_NAME_EMPTY"  # "Name is empty"
+NAME_IN_BODY = "DAPR_SCHEDULER_JOB_NAME"  # "Set the job name in the url only"
+#: Every other failure of an operation: upstream's code and message prefix for it.
+_OPERATIONS = {
+    "schedule": ("DAPR_SCHEDULER_SCHEDULE_JOB", "failed to schedule job due to: "),
+    "get": ("DAPR_SCHEDULER_GET_JOB", "failed to get job due to: "),
+    "delete": ("DAPR_SCHEDULER_DELETE_JOB", "failed to delete job due to: "),
 }
+_ERROR_CODES = {401: "ERR_UNAUTHORIZED", 403: "ERR_FORBIDDEN", 413: "ERR_MALFORMED_REQUEST"}
+ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 
 
 class DaprErrorOut(BaseModel):
-    """What ``dapr_error`` answers."""
+    """What ``dapr_error`` answers: Dapr's error body, with its ErrorInfo in ``details``."""
 
     errorCode: str
     message: str
+    details: list[dict[str, Any]]
 
 
-def dapr_error(error: BeatlessError) -> Response:
-    """Dapr's error body; a schedule Dapr cannot run either (422 natively) is its 400."""
+def dapr_invalid(field: str, rule: str, code: str) -> InvalidRequest:
+    """A 400 upstream answers with its own code and message (``rule``)."""
+    return InvalidRequest(field, rule, {"dapr_code": code})
+
+
+def dapr_error(error: BeatlessError, operation: str = "schedule") -> Response:
+    """Dapr's error body; a schedule Dapr cannot run either (422 natively) is its 400. The
+    message is the rule alone (no field prefix), after upstream's "failed to ... due to: "."""
     status = 400 if isinstance(error, Unprocessable) else http_status(error)
-    code = (
-        "ERR_MALFORMED_REQUEST"
-        if getattr(error, "field", "") == "body"
-        else _ERROR_CODES.get(status, "ERR_INTERNAL")
+    reason = error.rule if isinstance(error, InvalidRequest) else error.message
+    op_code, prefix = _OPERATIONS[operation]
+    code = error.details.get("dapr_code")
+    if code is None and getattr(error, "field", "") == "body":
+        code = "ERR_MALFORMED_REQUEST"
+    if code is None:
+        code = _ERROR_CODES.get(status)
+    if code is None:
+        code, reason = op_code, prefix + reason
+    field = getattr(error, "field", None)
+    metadata = {"field": field} if field else {}  # the field the message is about
+    details = [{"@type": ERROR_INFO, "reason": code, "domain": "dapr.io", "metadata": metadata}]
+    return Response(
+        status_code=status,
+        body={"errorCode": code, "message": reason, "details": details},
+        headers={"Content-Type": "application/json"},
     )
-    return Response(status_code=status, body={"errorCode": code, "message": error.message})
 
 
 class Constant(BaseModel):
@@ -138,12 +160,12 @@ def job_out(job: Job) -> dict[str, Any]:
         data=job.data,
         failurePolicy=policy_of(job.retry),
     )
-    return body.model_dump(exclude_none=True) | {"data": job.data}
+    return body.model_dump(exclude_none=True)  # no data: no "data", as protojson
 
 
 def _values(name: str, job: DaprJob) -> dict[str, Any]:
     if job.schedule is None and job.due_time is None:
-        raise InvalidRequest("schedule", "Schedule is empty: give a schedule or a dueTime")
+        raise dapr_invalid("schedule", "Schedule is empty", SCHEDULE_EMPTY)
     if job.repeats is not None and job.repeats > 1 and job.schedule is None:
         raise InvalidRequest("repeats", "job must have a schedule to repeat")
     if job.repeats == 0:
@@ -167,25 +189,25 @@ def _values(name: str, job: DaprJob) -> dict[str, Any]:
 def make_blueprint(prefix: str) -> Blueprint:
     bp = Blueprint(f"{__name__}{prefix}")
 
-    def _route(method: str, **kwargs: Any) -> Any:
+    def _route(method: str, operation: str, **kwargs: Any) -> Any:
         return route(
             bp,
             "/{name}",
             method,
             face=FACE,
             prefix=prefix,
-            render=dapr_error,
+            render=functools.partial(dapr_error, operation=operation),
             error_model=DaprErrorOut,
             errors=(400, 404, 409, 413, 503),  # a schedule Dapr cannot run (422) is its 400
             **kwargs,
         )
 
-    @_route("POST", summary="Schedule a job", request=DaprJobIn, status=204)
+    @_route("POST", "schedule", summary="Schedule a job", request=DaprJobIn, status=204)
     def schedule_job(name: str) -> Response:
         name = _name(name)
         body = parse_body(bp, DaprJobIn)
         if body.name is not None or (body.job is not None and body.job.name is not None):
-            raise InvalidRequest("name", "Set the job name in the url only")
+            raise dapr_invalid("name", "Set the job name in the url only", NAME_IN_BODY)
         job = body.unwrapped()
         services.job_service().put_named(
             principal(bp).tenant,
@@ -196,15 +218,15 @@ def make_blueprint(prefix: str) -> Blueprint:
         )
         return Response(status_code=204, body="")
 
-    @_route("GET", summary="Get a job", response=DaprJobOut)
+    @_route("GET", "get", summary="Get a job", response=DaprJobOut)
     def get_job(name: str) -> dict[str, Any]:
         name = _name(name)
         job = services.job_service().find_by_name(principal(bp).tenant, name)
         if job is None or job.finished_at is not None:  # used up: gone, as in Dapr
-            raise NotFound(f"job {name!r} not found")
+            raise NotFound("job not found")
         return job_out(job)
 
-    @_route("DELETE", summary="Delete a job", status=204)
+    @_route("DELETE", "delete", summary="Delete a job", status=204)
     def delete_job(name: str) -> Response:
         services.job_service().delete_named(principal(bp).tenant, _name(name), principal(bp))
         return Response(status_code=204, body="")  # a missing job is 204 too, as in Dapr
@@ -215,6 +237,8 @@ def make_blueprint(prefix: str) -> Blueprint:
 def _name(raw: str) -> str:
     """The job name in the path: the native face's rules (``name_rule``), and not ``.``/``..``."""
     name = urllib.parse.unquote(raw)
+    if not name.strip():
+        raise dapr_invalid("name", "Name is empty", NAME_EMPTY)
     if name in (".", ".."):
         raise InvalidRequest("name", "must not be . or .. (a path segment)")
     if rule := name_rule(name):

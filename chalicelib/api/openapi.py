@@ -29,6 +29,7 @@ _SCHEMES: dict[str, dict[str, Any]] = {
     "bearer": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <key>"},
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
     "vitamKey": {"type": "apiKey", "in": "header", "name": "X-Vitam-Key"},
+    "daprApiToken": {"type": "apiKey", "in": "header", "name": "dapr-api-token"},
 }
 
 

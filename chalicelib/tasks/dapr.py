@@ -3,6 +3,7 @@
 
 The tenant's app endpoint comes from ``BEATLESS_DAPR_APP_ENDPOINTS`` and its host must be in
 ``BEATLESS_DAPR_ALLOWED_HOSTS``: beatless calls nothing else (no SSRF through job data or names).
+With ``BEATLESS_DAPR_APP_API_TOKEN`` set, the call carries it as the ``dapr-api-token`` header.
 2xx and 404 count as delivered (404, as in Dapr, to avoid re-triggering); redirects are not
 followed; anything else raises,
 and the job's failure policy (its retry policy) applies. With no endpoint, the run's result is
@@ -63,9 +64,10 @@ def deliver(ctx: Any, name: str) -> Any:
         return ctx.data
     url = f"{endpoint}/job/{urllib.parse.quote(name, safe='')}"
     body = b"" if ctx.data is None else json.dumps(ctx.data, separators=(",", ":")).encode()
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
+    headers = {"Content-Type": "application/json"}
+    if token := get_settings().dapr_app_api_token:
+        headers["dapr-api-token"] = token  # as Dapr sends its APP_API_TOKEN
+    request = urllib.request.Request(url, data=body, method="POST", headers=headers)
     try:
         with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
             status = response.status

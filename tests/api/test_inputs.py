@@ -165,8 +165,9 @@ def test_dapr_unknown_query_parameter_is_a_400_in_daprs_shape(client):
     send(client, "POST", "/v1.0/jobs/d", {"schedule": "@daily"})
     response = client.get("/v1.0/jobs/d?metadata.ttlInSeconds=5")
     assert response.status_code == 400
-    assert set(response.json_body) == {"errorCode", "message"}
-    assert "metadata.ttlInSeconds" in response.json_body["message"]
+    assert set(response.json_body) == {"errorCode", "message", "details"}  # Dapr's ErrorInfo
+    assert "is not a query parameter" in response.json_body["message"]
+    assert response.json_body["details"][0]["metadata"] == {"field": "metadata.ttlInSeconds"}
 
 
 def test_alteryx_unknown_query_parameter_is_a_400_and_includemessages_still_works(client):

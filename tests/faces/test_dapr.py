@@ -76,7 +76,8 @@ def test_existing_name_without_overwrite_is_409_and_overwrite_replaces(client):
     send(client, "POST", "/v1.0/jobs/x", {"schedule": "@daily", "data": 1})
     clash = send(client, "POST", "/v1.0/jobs/x", {"schedule": "@hourly"})
     assert clash.status_code == 409
-    assert clash.json_body["errorCode"] == "DAPR_SCHEDULER_JOB_ALREADY_EXISTS"
+    assert clash.json_body["errorCode"] == "DAPR_SCHEDULER_SCHEDULE_JOB"  # upstream's code
+    assert clash.json_body["message"].startswith("failed to schedule job due to: ")
     again = send(
         client, "POST", "/v1.0/jobs/x", {"schedule": "@hourly", "data": 2, "overwrite": True}
     )
@@ -90,15 +91,15 @@ def test_existing_name_without_overwrite_is_409_and_overwrite_replaces(client):
         ({}, "Schedule is empty"),
         ({"data": 1}, "Schedule is empty"),
         ({"schedule": "not a cron"}, "schedule"),
-        ({"dueTime": "tomorrow"}, "due_time"),
-        ({"schedule": "@daily", "ttl": "forever"}, "ttl"),
+        ({"dueTime": "tomorrow"}, "'tomorrow' is neither"),
+        ({"schedule": "@daily", "ttl": "forever"}, "'forever' is neither"),
         ({"dueTime": "5s", "ttl": "1h"}, "must have a schedule to have a ttl"),
         ({"dueTime": "5s", "repeats": 3}, "must have a schedule to repeat"),
-        ({"schedule": "@daily", "repeats": -1}, "repeats"),
+        ({"schedule": "@daily", "repeats": -1}, "greater than or equal to 0"),
         ({"schedule": "@daily", "name": "other"}, "Set the job name in the url only"),
         ({"schedule": "CRON_TZ=Nowhere/Land 0 0 * * * *"}, "not a known IANA"),
         ({"schedule": "CRON_TZ=Europe/Paris @every 1m"}, "cannot be combined"),
-        ({"schedule": "@daily", "failurePolicy": {"constant": {"interval": "2m"}}}, "interval"),
+        ({"schedule": "@daily", "failurePolicy": {"constant": {"interval": "2m"}}}, "pattern"),
     ],
 )
 def test_invalid_jobs_are_400s_not_500s(client, body, fragment):
@@ -106,6 +107,7 @@ def test_invalid_jobs_are_400s_not_500s(client, body, fragment):
     assert response.status_code == 400, response.json_body
     assert fragment in response.json_body["message"]
     assert response.json_body["errorCode"]
+    assert not response.json_body["message"].startswith(("schedule:", "due_time:", "repeats:"))
 
 
 def test_malformed_json_is_err_malformed_request(client):
@@ -117,7 +119,7 @@ def test_missing_job_is_a_404_and_bad_names_400(client):
     response = client.get("/v1.0/jobs/nothere")
     assert (response.status_code, response.json_body["errorCode"]) == (
         404,
-        "DAPR_SCHEDULER_JOB_NOT_FOUND",
+        "DAPR_SCHEDULER_GET_JOB",
     )
     assert send(client, "POST", "/v1.0/jobs/..", {"schedule": "@daily"}).status_code in (400, 404)
     assert (
@@ -130,6 +132,24 @@ def test_auth_uses_bearer_keys_scoped_to_the_tenant(client, new_key):
     assert client.as_key(None).get("/v1.0/jobs/mine").status_code == 401
     other = client.as_key(new_key(tenant="other", role="admin"))
     assert other.get("/v1.0/jobs/mine").status_code == 404
+
+
+def test_dapr_api_token_header_authenticates_like_the_other_key_headers(client, new_key):
+    """Dapr clients send their API token as ``dapr-api-token``."""
+    send(client, "POST", "/v1.0/jobs/mine", {"schedule": "@daily"})
+    anonymous = client.as_key(None)
+    token = {"dapr-api-token": new_key(role="user")}
+    assert anonymous.get("/v1.0/jobs/mine", headers=token).status_code == 200
+    refused = anonymous.get("/v1.0/jobs/mine", headers={"dapr-api-token": "bl_nope"})
+    assert refused.status_code == 401
+
+
+def test_get_of_a_job_without_data_omits_data(client):
+    """As Dapr's protojson: an unset ``data`` is absent, not ``null``."""
+    send(client, "POST", "/v1.0/jobs/empty", {"schedule": "@daily"})
+    got = client.get("/v1.0/jobs/empty").json_body
+    assert "data" not in got
+    assert got["schedule"] == "@daily"
 
 
 def test_due_time_alone_fires_once_then_disappears_but_its_run_stays(client):
@@ -152,10 +172,12 @@ def test_repeats_cap_the_fires_and_the_used_up_job_is_gone(client):
 class _App(BaseHTTPRequestHandler):
     statuses: list[int] = []
     received: list[tuple[str, bytes]] = []
+    headers: list[dict[str, str]] = []  # the request headers of each call, lower-cased names
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length", 0))
         _App.received.append((self.path, self.rfile.read(length)))
+        _App.headers.append({k.lower(): v for k, v in self.headers.items()})
         status = _App.statuses.pop(0) if _App.statuses else 200
         self.send_response(status)
         self.send_header("Content-Length", "0")
@@ -170,7 +192,7 @@ def dapr_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_App]]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _App)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    _App.statuses, _App.received = [], []
+    _App.statuses, _App.received, _App.headers = [], [], []
     port = server.server_address[1]
     monkeypatch.setenv(
         "BEATLESS_DAPR_APP_ENDPOINTS", json.dumps({"default": f"http://127.0.0.1:{port}"})
@@ -241,6 +263,11 @@ def test_blank_and_padded_names_are_400s(client, name, method):
     (not trimmed: `" a"` and `"a"` would be two jobs that look alike)."""
     response = send(client, method, f"/v1.0/jobs/{name}", {"schedule": "@daily"})
     assert response.status_code == 400, response.json_body
-    assert response.json_body["errorCode"] == "DAPR_SCHEDULER_SCHEDULE_JOB"
-    assert "whitespace" in response.json_body["message"]
+    if name.replace("%20", "").replace("%E3%80%80", "") == "":  # blank: upstream's "Name is empty"
+        expected = ("DAPR_SCHEDULER_JOB_NAME_EMPTY", "Name is empty")
+        assert (response.json_body["errorCode"], response.json_body["message"]) == expected
+    else:
+        operation = {"POST": "SCHEDULE_JOB", "GET": "GET_JOB", "DELETE": "DELETE_JOB"}[method]
+        assert response.json_body["errorCode"] == f"DAPR_SCHEDULER_{operation}"
+        assert "whitespace" in response.json_body["message"]
     assert client.get("/v1/jobs").json_body["items"] == []
