@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 ACCOUNT_PLACEHOLDER = "123456789012"
+#: The user's task package when BEATLESS_TASK_MODULES is unset: ``tasks/`` beside ``app.py``,
+#: which beatless never ships nor edits (``docs/tasks.md``).
+DEFAULT_TASK_MODULE = "tasks"
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class Settings:
     scheduler_role_arn: str
     scheduler_dlq_arn: str
     stage: str
+    #: The user's task modules (``BEATLESS_TASK_MODULES``: importable names, comma-separated),
+    #: imported on the task registry's first use. Unset: the package ``tasks`` if it exists.
+    task_modules: tuple[str, ...]
+    #: Whether a named module that is missing is an error (yes, unless the default applies).
+    task_modules_required: bool
     version: str
     dapr_app_endpoints: dict[str, str]
     dapr_allowed_hosts: frozenset[str]
@@ -73,6 +81,12 @@ def get_settings() -> Settings:
             "BEATLESS_SCHEDULER_DLQ_ARN", f"arn:aws:sqs:{region}:{account}:beatless-scheduler-dlq"
         ),
         stage=env("BEATLESS_STAGE", "dev"),
+        task_modules=tuple(
+            name.strip()
+            for name in env("BEATLESS_TASK_MODULES", DEFAULT_TASK_MODULE).split(",")
+            if name.strip()
+        ),
+        task_modules_required=env("BEATLESS_TASK_MODULES") is not None,
         dapr_app_endpoints=_json_object(env("BEATLESS_DAPR_APP_ENDPOINTS", "")),
         dapr_allowed_hosts=frozenset(
             host.strip().lower()

@@ -23,3 +23,20 @@ def test_importing_the_app_creates_no_aws_client():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "False"  # boto3 itself is only imported on first use
+
+
+def test_importing_the_app_imports_no_user_task_module(tmp_path):
+    """User task modules load on the registry's first use (a request, a run), never at import:
+    a module that would fail proves it was not touched."""
+    (tmp_path / "never_imported.py").write_text("raise SystemExit('imported at import time')\n")
+    probe = "import app, sys\nprint('never_imported' in sys.modules)\n"
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(tmp_path),
+        "BEATLESS_TASK_MODULES": "never_imported",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "False"
