@@ -171,3 +171,42 @@ def test_reloading_replaces_a_modules_tasks_and_keeps_the_last_good_code(tmp_pat
     with pytest.raises(TaskModuleError, match="half-written"):
         registry.load_user_modules()
     assert registry.get("acme.salute") is not None  # the last good code still serves
+
+
+@pytest.fixture
+def example_tasks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The example package of docs/tasks.md, named as a user names theirs."""
+    monkeypatch.setenv("BEATLESS_TASK_MODULES", "examples.tasks")
+    reset_settings()
+    registry.unload_user_modules()
+    yield
+    registry.unload_user_modules()
+    monkeypatch.delenv("BEATLESS_TASK_MODULES")
+    reset_settings()
+
+
+def test_apply_runs_the_docs_example_through_the_executor_against_moto(example_tasks):
+    from chalicelib.testing import apply
+    from examples.tasks.reports import daily_report
+
+    assert registry.get("reports.daily").module == "examples.tasks"  # found in the package
+    run = apply(daily_report, "ops", items=2)
+    assert run.succeeded, run.traceback
+    assert run.result == {"greeting": "Hello, ops", "items": ["ops-1", "ops-2"], "attempt": 1}
+    assert run.messages == ["item 1 of 2 for ops", "item 2 of 2 for ops"]
+    assert apply("reports.daily", "dev", items=0).result["items"] == []
+
+
+def test_apply_reports_failures_and_refuses_wrong_arguments(example_tasks, aws):
+    from chalicelib.errors import InvalidRequest
+    from chalicelib.testing import apply, run_task
+
+    with pytest.raises(InvalidRequest, match="kwargs"):
+        apply("reports.daily", "ops", itmes=2)
+    failed = apply("fail", "boom")
+    assert (failed.status, failed.exc, failed.error) == ("FAILED", "TaskFailed", "boom")
+    assert "raise TaskFailed" in failed.traceback
+    seen = run_task("tests.context", data={"x": 1})  # inside the suite's own moto world
+    assert seen.result["data"] == {"x": 1} and seen.result["remaining_positive"]
+    with pytest.raises(LookupError):
+        apply(lambda ctx: None)

@@ -10,9 +10,11 @@ so a half-written file never leaves half a set of tasks.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import importlib.util
 import inspect
+import pkgutil
 import sys
 import sysconfig
 import threading
@@ -91,6 +93,33 @@ def _installed(top: str) -> bool:
     return bool(origins) and all(any(o.startswith(r) for r in roots) for o in origins)
 
 
+def _import_named(module: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except Exception as error:
+        raise TaskModuleError(
+            f"task module {module!r} (BEATLESS_TASK_MODULES) failed to import: "
+            f"{type(error).__name__}: {error}",
+            {"module": module},
+        ) from error
+
+
+def _import_tree(module: str) -> None:
+    imported = _import_named(module)
+    for found in pkgutil.iter_modules(getattr(imported, "__path__", []), f"{module}."):
+        if not found.name.rpartition(".")[2].startswith(("_", "test")):
+            _import_tree(found.name)
+
+
+def _claim(tasks: dict[str, TaskDef], module: str) -> None:
+    """Put in ``module``'s section the tasks it registered when something imported it before
+    the registry loaded it (a user's test importing its task function first)."""
+    for name, definition in list(tasks.items()):
+        origin = definition.func.__module__
+        if definition.module is None and (origin == module or origin.startswith(f"{module}.")):
+            tasks[name] = dataclasses.replace(definition, module=module)
+
+
 class TaskRegistry:
     """Name → task. One module-level instance (``registry``) is what the app and worker use."""
 
@@ -140,8 +169,17 @@ class TaskRegistry:
         return sorted(self._tasks.values(), key=lambda t: t.name)
 
     def find(self, func: Callable[..., Any]) -> TaskDef | None:
-        """The task a decorated function was registered as (``chalicelib.testing.apply``)."""
-        return next((t for t in self.all() if t.func is func), None)
+        """The task a decorated function was registered as (``chalicelib.testing.apply``), also
+        if its module was re-imported since (same module and qualified name)."""
+        where = (getattr(func, "__module__", None), getattr(func, "__qualname__", None))
+        return next(
+            (
+                t
+                for t in self.all()
+                if t.func is func or (t.func.__module__, t.func.__qualname__) == where
+            ),
+            None,
+        )
 
     # -- user task modules -------------------------------------------------------------------
 
@@ -178,6 +216,7 @@ class TaskRegistry:
                     self._loading = module
                     if self._import(module, required):
                         loaded.append(module)
+                        _claim(staged, module)
             except TaskModuleError as error:
                 sys.modules.update(purged)  # the last good code, as it was
                 if not (reload and self._error is None):
@@ -199,16 +238,11 @@ class TaskRegistry:
             self._loaded, self._error, self._modules = False, None, ()
 
     def _import(self, module: str, required: bool) -> bool:
-        try:
-            if not required and importlib.util.find_spec(module) is None:
-                return False
-            importlib.import_module(module)
-        except Exception as error:
-            raise TaskModuleError(
-                f"task module {module!r} (BEATLESS_TASK_MODULES) failed to import: "
-                f"{type(error).__name__}: {error}",
-                {"module": module},
-            ) from error
+        """Import a module; a package, with every module in it (drop a file into ``tasks/``
+        and it is found), but for ``_private`` and ``test*`` ones."""
+        if not required and importlib.util.find_spec(module) is None:
+            return False
+        _import_tree(module)
         return True
 
     def _purge(self) -> dict[str, ModuleType]:

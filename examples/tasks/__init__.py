@@ -1,0 +1,1 @@
+"""Your task package: every module in it is imported (docs/tasks.md)."""
