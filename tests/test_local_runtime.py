@@ -7,12 +7,14 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import boto3
 import pytest
 
-from chalicelib.local.launch import LOCAL_KEY, ROOT
+from chalicelib.local.launch import LOCAL_KEY, ROOT, launched
 from tests.stack import call
 
 
@@ -72,3 +74,80 @@ def test_make_run_serves_the_api_against_emulated_aws_and_stops_cleanly(stack):
     for closed in (port, moto_port):  # nothing is left listening
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", closed), timeout=2).close()
+
+
+LIVE = '''
+from chalicelib.tasks import task
+
+VERSION = "{version}"
+
+
+@task("acme.live")
+def live(ctx, who):
+    """Say which code ran."""
+    return f"{{VERSION}} for {{who}}"
+'''
+
+
+def _run_once(port: int, job_id: str) -> str:
+    """Trigger the job and wait for its run's result."""
+    status, run = call(port, "POST", f"/v1/jobs/{job_id}/trigger")
+    assert status == 202, run
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        done = call(port, "GET", f"/v1/tasks/{run['id']}")[1]
+        if done["status"] not in ("QUEUED", "RUNNING"):
+            assert done["status"] == "SUCCEEDED", done
+            return done["result"]
+        time.sleep(0.1)
+    raise AssertionError(f"run {run['id']} did not finish")
+
+
+def _save(path: Path, text: str) -> None:
+    """Write and move the mtime on, as an editor's save does (a coarse clock can't hide it)."""
+    path.write_text(text)
+    later = path.stat().st_mtime + 2
+    os.utime(path, (later, later))
+
+
+def test_make_run_reloads_user_task_modules_when_their_files_change(tmp_path):
+    module = tmp_path / "acme_live.py"
+    module.write_text(LIVE.format(version="v1"))
+    env = {"BEATLESS_TASK_MODULES": "acme_live", "PYTHONPATH": str(tmp_path)}
+    log = tmp_path / "make-run.log"
+    with log.open("w") as output, launched(output, env=env) as running:
+        port = running.port
+        names = [t["name"] for t in call(port, "GET", "/v1/tasks/registered")[1]["items"]]
+        assert "acme.live" in names
+        status, job = call(
+            port,
+            "POST",
+            "/v1/jobs",
+            {"name": "live", "task": "acme.live", "args": ["ann"], "schedule": "@daily"},
+        )
+        assert status == 201, job
+        assert _run_once(port, job["id"]) == "v1 for ann"
+
+        _save(module, LIVE.format(version="v2"))
+        deadline = time.monotonic() + 15
+        while (result := _run_once(port, job["id"])) != "v2 for ann":
+            assert result == "v1 for ann" and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+
+        _save(module, "def broken(:\n")  # a half-written save: the last good code serves on
+        deadline = time.monotonic() + 15
+        while "'acme_live' (BEATLESS_TASK_MODULES) failed to import" not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert _run_once(port, job["id"]) == "v2 for ann"
+
+        _save(module, LIVE.format(version="v3"))
+        deadline = time.monotonic() + 15
+        while (result := _run_once(port, job["id"])) != "v3 for ann":
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+        # The same process all along: the job and its runs are still there.
+        assert running.process.poll() is None
+        runs = call(port, "GET", f"/v1/jobs/{job['id']}/runs?limit=100")[1]["items"]
+        assert {r["result"] for r in runs} >= {"v1 for ann", "v2 for ann", "v3 for ann"}
+    assert "task modules reloaded: acme_live (tasks: acme.live)" in log.read_text()

@@ -64,16 +64,23 @@ class Stack:
 
 
 @contextmanager
-def launched(output: IO[str], timeout: float = 60) -> Iterator[Stack]:
+def launched(
+    output: IO[str],
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+    cwd: Path = ROOT,
+) -> Iterator[Stack]:
     """The runtime on free ports, its output to ``output`` (a file: a full pipe would stall it);
-    killed on exit if still running. Raises RuntimeError if it is not serving in time."""
+    killed on exit if still running. Raises RuntimeError if it is not serving in time.
+    ``env`` adds variables (``BEATLESS_TASK_MODULES``); ``cwd`` is the checkout it runs in."""
     port, moto_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEATLESS_"))}
-    env.update(PORT=str(port), MOTO_PORT=str(moto_port), BEATLESS_API_KEY=LOCAL_KEY)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEATLESS_"))}
+    environ.update(PORT=str(port), MOTO_PORT=str(moto_port), BEATLESS_API_KEY=LOCAL_KEY)
+    environ.update(env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.local.runtime"],
-        cwd=ROOT,
-        env=env,
+        cwd=cwd,
+        env=environ,
         stdout=output,
         stderr=subprocess.STDOUT,
     )

@@ -6,7 +6,9 @@ EventBridge Scheduler that fires schedules, the SQS event sources that feed the 
 scheduled reaper and reconciler, all calling the worker entry points with AWS's event shapes.
 
 Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (emulated AWS, default 5000),
-``BEATLESS_API_KEY`` (the admin key of tenant ``default``; generated and printed when unset).
+``BEATLESS_API_KEY`` (the admin key of tenant ``default``; generated and printed when unset),
+``BEATLESS_TASK_MODULES`` (the user's task modules, reloaded when their files change:
+``reload.py``).
 Ctrl-C or SIGTERM stops both
 servers and leaves nothing running.
 """
@@ -95,11 +97,14 @@ def start_standins(stop: threading.Event) -> list[threading.Thread]:
     from concurrent.futures import ThreadPoolExecutor
 
     from chalicelib import maintenance, services
+    from chalicelib.local.reload import TaskModuleWatcher
     from chalicelib.local.standins import LocalScheduler, Loop, SqsPump
     from chalicelib.settings import get_settings
-    from chalicelib.tasks import QUEUES
+    from chalicelib.tasks import QUEUES, registry
 
     settings = get_settings()
+    watcher = TaskModuleWatcher(registry)
+    watcher.start()  # the user's task modules now, so an error in them shows at once
     worker = services.worker()
     pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="worker")
     scheduler = LocalScheduler(
@@ -110,6 +115,7 @@ def start_standins(stop: threading.Event) -> list[threading.Thread]:
         Loop("scheduler-tick", scheduler.tick, 0.05, stop),
         Loop("reaper", maintenance.reap, 15, stop),
         Loop("reconciler", maintenance.reconcile, 60, stop),
+        Loop("task-modules", watcher.poll, 0.5, stop),
     ]
     queues = services.queues()
     for queue in QUEUES:

@@ -83,14 +83,25 @@ def configured_modules() -> tuple[tuple[str, ...], bool]:
     return settings.task_modules, settings.task_modules_required
 
 
-def _installed(top: str) -> bool:
-    """Whether a top-level package comes from site-packages (a distribution: it never changes
-    under a running process, so it is never re-imported)."""
-    spec = importlib.util.find_spec(top)
-    origins = [spec.origin] if spec and spec.origin else []
-    origins += list(spec.submodule_search_locations or []) if spec else []
-    roots = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
-    return bool(origins) and all(any(o.startswith(r) for r in roots) for o in origins)
+def is_installed(top: str) -> bool:
+    """Whether a top-level package comes from site-packages or the standard library (it never
+    changes under a running process, so it is never re-imported), or is beatless itself."""
+    if top in ("chalicelib", "app"):
+        return True
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    origins = [*([spec.origin] if spec.origin else []), *(spec.submodule_search_locations or [])]
+    paths = sysconfig.get_paths()
+    roots = tuple(paths[k] for k in ("purelib", "platlib", "stdlib", "platstdlib"))
+    return (
+        not origins
+        or spec.origin in ("built-in", "frozen")
+        or all(o.startswith(roots) for o in origins)
+    )
 
 
 def _import_named(module: str) -> ModuleType:
@@ -109,6 +120,21 @@ def _import_tree(module: str) -> None:
     for found in pkgutil.iter_modules(getattr(imported, "__path__", []), f"{module}."):
         if not found.name.rpartition(".")[2].startswith(("_", "test")):
             _import_tree(found.name)
+
+
+def _project_tops(modules: Sequence[str]) -> set[str]:
+    """The top-level packages of user modules that live in the project (not installed
+    distributions): what a reload re-imports whole, so a changed helper module is new too."""
+    return {top for top in {m.partition(".")[0] for m in modules} if not is_installed(top)}
+
+
+def _take_modules(tops: set[str]) -> dict[str, ModuleType]:
+    """Take every module of these top-level packages out of sys.modules; returns them."""
+    gone = {n: m for n, m in list(sys.modules.items()) if n.partition(".")[0] in tops}
+    for name in gone:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+    return gone
 
 
 def _claim(tasks: dict[str, TaskDef], module: str) -> None:
@@ -207,7 +233,8 @@ class TaskRegistry:
         names, required = configured_modules()
         with self._lock:
             reload = self._loaded
-            purged = self._purge() if reload else {}
+            tops = _project_tops((*names, *self._modules))
+            purged = _take_modules(tops) if reload else {}
             staged = {n: t for n, t in self._tasks.items() if t.module is None}
             loaded: list[str] = []
             self._staged, self._loader = staged, threading.get_ident()
@@ -218,6 +245,7 @@ class TaskRegistry:
                         loaded.append(module)
                         _claim(staged, module)
             except TaskModuleError as error:
+                _take_modules(tops)  # the half-imported new code: imported afresh next time
                 sys.modules.update(purged)  # the last good code, as it was
                 if not (reload and self._error is None):
                     self._error = error
@@ -233,7 +261,7 @@ class TaskRegistry:
         """Drop the user's tasks and forget the load: the next use imports them afresh (tests
         that change BEATLESS_TASK_MODULES)."""
         with self._lock:
-            self._purge()
+            _take_modules(_project_tops((*configured_modules()[0], *self._modules)))
             self._tasks = {n: t for n, t in self._tasks.items() if t.module is None}
             self._loaded, self._error, self._modules = False, None, ()
 
@@ -244,21 +272,6 @@ class TaskRegistry:
             return False
         _import_tree(module)
         return True
-
-    def _purge(self) -> dict[str, ModuleType]:
-        """Take the user's modules (every module of their top-level packages, so a changed
-        helper module is re-imported too) out of sys.modules; installed distributions stay."""
-        tops = {m.partition(".")[0] for m in self._modules}
-        tops = {t for t in tops if not _installed(t)}
-        gone = {
-            name: module
-            for name, module in list(sys.modules.items())
-            if name.partition(".")[0] in tops
-        }
-        for name in gone:
-            del sys.modules[name]
-        importlib.invalidate_caches()
-        return gone
 
 
 registry = TaskRegistry()
