@@ -15,7 +15,8 @@ app.register_middleware(authenticate, "http")
 app.register_blueprint(native.bp, url_prefix=native.PREFIX)
 app.register_blueprint(udata.bp, url_prefix=udata.PREFIX)
 app.register_blueprint(alteryx.bp, url_prefix=alteryx.PREFIX)
-app.register_blueprint(vitam.bp, url_prefix=vitam.PREFIX)
+for blueprint, prefix in vitam.BLUEPRINTS:  # /vitam/v1 and /worker/v1
+    app.register_blueprint(blueprint, url_prefix=prefix)
 for blueprint, prefix in dapr.BLUEPRINTS:
     app.register_blueprint(blueprint, url_prefix=prefix)
 app.register_blueprint(docs.bp)

@@ -52,6 +52,17 @@ class Settings:
     def scheduler_dlq_name(self) -> str:
         return self.scheduler_dlq_arn.rsplit(":", 1)[-1]
 
+    @property
+    def vitam_wait_seconds(self) -> float:
+        """How long the Vitam worker face holds ``POST /worker/v1/tasks`` for the step's outcome
+        (``BEATLESS_VITAM_WAIT_SECONDS``, default 20: API Gateway cuts requests at 29 s). Vitam's
+        worker answers when the step is done; beyond this bound the face answers "retry later"."""
+        raw = os.environ.get("BEATLESS_VITAM_WAIT_SECONDS", "")
+        try:
+            return min(max(float(raw), 0.0), 28.0) if raw.strip() else 20.0
+        except ValueError:
+            return 20.0
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

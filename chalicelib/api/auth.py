@@ -16,7 +16,7 @@ from typing import Any
 from chalice import Response
 
 from chalicelib import services
-from chalicelib.api.routing import AWS_ERRORS, answer_error, native_error, route_of
+from chalicelib.api.routing import AWS_ERRORS, ROUTES, answer_error, native_error, route_of
 from chalicelib.errors import Forbidden, Unauthorized
 
 CHALLENGE = 'Bearer realm="beatless"'
@@ -35,9 +35,11 @@ def key_from(headers: Any) -> str | None:
 
 
 def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    doc = route_of(event.context.get("resourcePath"), event.method)
+    path = event.context.get("resourcePath")
+    doc = route_of(path, event.method)
     access = doc.access if doc else "user"
-    render = doc.render if doc else native_error  # each face answers in its own error shape
+    # Each face answers in its own error shape, also for a method it does not serve.
+    render = doc.render if doc else next((d.render for d in ROUTES if d.path == path), native_error)
     if access == "public":
         return get_response(event)
     try:

@@ -1,28 +1,47 @@
-"""The Vitam worker tasks face, mounted at ``/vitam/v1``.
+"""The Vitam worker tasks face, mounted at ``/worker/v1`` (where Vitam's ``WorkerClientRest``
+calls its worker) and at ``/vitam/v1`` (the seed's prefix): the same operations at both.
 
-A Vitam step (``{"Step", "otherInfo", "actions": [...]}``) is a multi-step beatless run, each
-action a registered task called with its ``arguments`` as keyword arguments. Source:
-``shared/seeds/vitam-worker-api.txt``; deliberate differences in ``docs/vitam.md``.
+``POST /tasks`` takes two bodies. Vitam's own ``DescriptionStep`` (``{"step": {"stepName",
+"actions": [{"action": {"actionKey", "behavior"}}]}, "workParams"}``) runs as a multi-step
+beatless run, one registered task per ``actionKey``, and is answered as ``WorkerResource``
+answers: 200 with an ``ItemStatus`` once the step is done, or, past a bound, 461 (Vitam's "retry
+later") naming the task. The seed's draft (``{"Step", "otherInfo", "actions": [...]}``) is
+answered at once with the async task (201). Sources: Vitam's ``WorkerResource``,
+``WorkerClientRest``, ``ItemStatus``, ``VitamError`` and ``shared/seeds/vitam-worker-api.txt``;
+differences in ``docs/vitam.md``.
 
-Headers: every answer carries ``X-Request-Id`` (the request's, or a new one); ``X-Tenant-Id`` is
-required (412 without it) and must be the key's tenant (401 otherwise); ``X-Application-Id`` is
-logged; error answers carry ``FullApiVersion``.
+Headers: every answer carries ``X-Request-Id`` (the request's, or a new one) and
+``FullApiVersion``; ``X-Tenant-Id`` is required (412 without it) and must be the key's tenant
+(401 otherwise); ``X-Application-Id`` is logged; ``X-Http-Method-Override: GET|DELETE`` turns a
+request into that method, as Vitam's ``HttpMethodOverrideFilter`` does.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import re
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib import services
 from chalicelib.api.errors import http_status
-from chalicelib.api.routing import QueryParam, parse_body, principal, query_value, route
+from chalicelib.api.routing import (
+    AWS_ERRORS,
+    CONTENT_TYPES,
+    QueryParam,
+    answer_error,
+    parse_body,
+    principal,
+    query_value,
+    route,
+    validation_error,
+)
 from chalicelib.auth import Principal
 from chalicelib.errors import BeatlessError, Conflict, InvalidRequest, Unauthorized
 from chalicelib.execution import (
@@ -40,10 +59,17 @@ from chalicelib.runs import steps_of
 from chalicelib.schedules.durations import format_instant, parse_instant
 from chalicelib.schedules.errors import ScheduleError
 from chalicelib.settings import get_settings
+from chalicelib.synchronous import submit_and_wait
 from chalicelib.tasks import registry
 
 bp = Blueprint(__name__)
+worker_bp = Blueprint(f"{__name__}.worker")
 PREFIX = "/vitam/v1"
+#: ``WorkerClientFactory.RESOURCE_PATH``: where Vitam's worker client sends its requests.
+WORKER_PREFIX = "/worker/v1"
+BLUEPRINTS = ((bp, PREFIX), (worker_bp, WORKER_PREFIX))
+#: ``WorkerResource.getErrorEntity``'s context.
+CONTEXT = "WORKER"
 FACE = "vitam"
 API_VERSION = "V1.0"
 log = logging.getLogger(__name__)
@@ -68,11 +94,13 @@ _STATES = {
     401: "Unauthorized",
     403: "Forbidden",
     404: "Not_Found",
+    405: "Method_Not_Allowed",
     409: "Conflict",
     412: "Precondition_Failed",
     413: "Request_Entity_Too_Large",
     503: "Service_Unavailable",
 }
+Behavior = Literal["BLOCKING", "NOBLOCKING", "PAUSE", "FINALLY"]  # ProcessBehavior
 _CLAUSE = re.compile(r"^(name)\s*=\s*'([^']*)'$|^(since)\s*>\s*'([^']*)'$")
 
 
@@ -80,6 +108,16 @@ class PreconditionFailed(BeatlessError):
     """A Vitam header is missing or wrong: Vitam answers 412."""
 
     code = "precondition_failed"
+
+
+class MethodNotAllowed(BeatlessError):
+    """A method the resource does not serve: Vitam's ``GenericExceptionMapper`` answers 405."""
+
+    code = "method_not_allowed"
+
+
+#: Statuses of this face's own errors (the domain's come from ``http_status``).
+_FACE_STATUS: dict[type[BeatlessError], int] = {PreconditionFailed: 412, MethodNotAllowed: 405}
 
 
 TENANT_HEADERS = (
@@ -97,10 +135,13 @@ def _request_id() -> str:
 
 
 class VitamErrorOut(BaseModel):
-    """What ``vitam_error`` answers."""
+    """What ``vitam_error`` answers: Vitam's ``VitamError`` (``httpCode`` is the name its parser
+    needs), plus the seed's ``http_code``."""
 
+    httpCode: int
     http_code: int
     code: str
+    context: str
     state: str
     message: str
     description: str
@@ -108,41 +149,118 @@ class VitamErrorOut(BaseModel):
 
 
 def vitam_error(error: BeatlessError) -> Response:
-    """Vitam's error shape, with its headers."""
-    status = 412 if isinstance(error, PreconditionFailed) else http_status(error)
+    """Vitam's error shape (``VitamError``), with its headers."""
+    status = _FACE_STATUS.get(type(error)) or http_status(error)
     body = {
+        "httpCode": status,
         "http_code": status,
         "code": error.code,
+        "context": CONTEXT,
         "state": _STATES.get(status, "Internal_Server_Error"),
         "message": error.message,
         "description": error.message,
         "errors": [],
     }
-    return Response(
-        status_code=status,
-        body=body,
-        headers={"X-Request-Id": _request_id(), "FullApiVersion": API_VERSION},
-    )
+    return _answer(body, status)
 
 
 def _answer(body: Any, status: int = 200) -> Response:
-    return Response(status_code=status, body=body, headers={"X-Request-Id": _request_id()})
+    """Every answer of the face carries ``X-Request-Id`` and ``FullApiVersion`` (Vitam's
+    ``StandardHeader`` traits)."""
+    headers = {"X-Request-Id": _request_id(), "FullApiVersion": API_VERSION}
+    return Response(status_code=status, body=body, headers=headers)
 
 
-def _route(path: str, method: str, **kwargs: Any) -> Any:
+def _prefix() -> str:
+    """The prefix the request came in by, for the links the face answers with."""
+    path = str((bp.current_request.context or {}).get("resourcePath") or "")
+    return WORKER_PREFIX if path.startswith(WORKER_PREFIX) else PREFIX
+
+
+#: Each operation's view by (path, method), for ``X-Http-Method-Override``.
+_VIEWS: dict[tuple[str, str], Any] = {}
+_OVERRIDE = "X-Http-Method-Override"
+
+
+def _overridden(path: str, method: str) -> Any:
+    """The view ``X-Http-Method-Override`` turns this request into, or None. As Vitam's
+    ``HttpMethodOverrideFilter``: GET and DELETE (any case) replace the method; PUT is a valid
+    value (``VitamHttpHeader.METHOD_OVERRIDE``: get|put|delete) that changes nothing."""
+    raw = (bp.current_request.headers or {}).get(_OVERRIDE.lower())
+    if raw is None:
+        return None
+    wanted = str(raw).strip().upper()
+    if wanted not in ("GET", "PUT", "DELETE"):
+        raise InvalidRequest(_OVERRIDE, f"{str(raw)[:20]!r} must be GET, PUT or DELETE")
+    if wanted in ("PUT", method):
+        return None
+    view = _VIEWS.get((path, wanted))
+    if view is None:
+        raise MethodNotAllowed(f"{wanted} is not a method of {_prefix()}{path}")
+    return view
+
+
+def _overridable(path: str, method: str, view: Any) -> Any:
+    _VIEWS[(path, method)] = view
+
+    @functools.wraps(view)
+    def dispatch(**kwargs: Any) -> Any:
+        return (_overridden(path, method) or view)(**kwargs)
+
+    return dispatch
+
+
+def _route(
+    path: str,
+    method: str,
+    prefixes: tuple[str, ...] = (PREFIX, WORKER_PREFIX),
+    worker: dict[str, Any] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Register the view at each prefix; ``worker`` overrides the documentation at
+    ``/worker/v1`` (where Vitam's own shapes are documented)."""
     if kwargs.get("access") != "public":
         kwargs["query"] = (*kwargs.get("query", ()), *TENANT_HEADERS)
         kwargs["errors"] = (400, 404, 409, 412, 413, 422, 503)
-    return route(
-        bp,
-        path,
-        method,
-        face=FACE,
-        prefix=PREFIX,
-        render=vitam_error,
-        error_model=VitamErrorOut,
-        **kwargs,
-    )
+
+    def decorator(view: Any) -> Any:
+        dispatch = _overridable(path, method, view)
+        for blueprint, prefix in BLUEPRINTS:
+            if prefix not in prefixes:
+                continue
+            options = {**kwargs, **(worker or {})} if prefix == WORKER_PREFIX else kwargs
+            route(
+                blueprint,
+                path,
+                method,
+                face=FACE,
+                prefix=prefix,
+                render=vitam_error,
+                error_model=VitamErrorOut,
+                **options,
+            )(dispatch)
+        return view
+
+    return decorator
+
+
+def _unsupported(path: str, methods: tuple[str, ...]) -> None:
+    """Answer the methods ``path`` does not serve in Vitam's shape (405), not Chalice's; an
+    ``X-Http-Method-Override`` still turns them into the method it names."""
+
+    def view(**kwargs: Any) -> Response:
+        try:
+            method = bp.current_request.method.upper()
+            target = _overridden(path, method)
+            if target is None:
+                raise MethodNotAllowed(f"{method} is not a method of {_prefix()}{path}")
+            return target(**kwargs)  # type: ignore[no-any-return]
+        except (BeatlessError, *AWS_ERRORS) as error:
+            return answer_error(vitam_error, error)
+
+    view.__name__ = "unsupported_" + re.sub(r"\W+", "_", path).strip("_")
+    for blueprint, _ in BLUEPRINTS:
+        blueprint.route(path, methods=list(methods), content_types=CONTENT_TYPES)(view)
 
 
 def _caller() -> Principal:
@@ -178,8 +296,10 @@ class StepIn(BaseModel):
 
 
 class TaskError(BaseModel):
+    httpCode: int
     http_code: int
     code: str
+    context: str
     state: str
     message: str
     description: str
@@ -241,8 +361,10 @@ def task_out(run: Run) -> dict[str, Any]:
     error = None
     if run.status in (FAILED, TIMED_OUT):
         error = TaskError(
+            httpCode=500,
             http_code=500,
             code=run.exc or "TimedOut",
+            context=CONTEXT,
             state=run.status,
             message=run.error or run.reason or run.status,
             description=(run.traceback or run.reason or "").strip().splitlines()[-1:][0]
@@ -263,7 +385,7 @@ def task_out(run: Run) -> dict[str, Any]:
         start_date=format_instant(run.started_at) if run.started_at else None,
         end_date=format_instant(run.ended_at) if run.ended_at else None,
         expiration_date=format_instant(expires),
-        result_link=f"{PREFIX}/tasks/{run.run_id}",
+        result_link=f"{_prefix()}/tasks/{run.run_id}",
         error=error,
         actions=actions,
     ).model_dump()
@@ -273,8 +395,10 @@ def _attempt_error(attempt: Any) -> dict[str, Any]:
     """An earlier attempt's failure, as one of Vitam's nested ``errors``."""
     code, _, message = str(attempt.error).partition(": ")
     return {
+        "httpCode": 500,
         "http_code": 500,
         "code": code,
+        "context": CONTEXT,
         "state": attempt.outcome,
         "message": message or code,
         "description": f"attempt {int(attempt.number)}, ended {format_instant(attempt.ended_at)}",
@@ -288,7 +412,14 @@ def _results(value: Any, keys: list[str] | None) -> Any:
     return value if isinstance(value, dict) else {"result": value}
 
 
-@_route("/status", "GET", summary="The worker's status", response=StatusOut, access="public")
+@_route(
+    "/status",
+    "GET",
+    (PREFIX,),
+    summary="The worker's status",
+    response=StatusOut,
+    access="public",
+)
 def status() -> Response:
     from chalicelib.api.native import INSTANCE_ID, STARTED
 
@@ -301,21 +432,166 @@ def status() -> Response:
     return _answer(body.model_dump())
 
 
-@_route("/tasks", "POST", summary="Submit a step", request=StepIn, response=TaskOut, status=201)
+@_route(
+    "/status",
+    "GET",
+    (WORKER_PREFIX,),
+    summary="The worker's status: 204, as ApplicationStatusResource.status",
+    status=204,
+    access="public",
+)
+def worker_status() -> Response:
+    return _answer(None, 204)
+
+
+class ActionDefinitionIn(BaseModel):
+    """Vitam's ``ActionDefinition``: ``actionKey`` names a registered task."""
+
+    model_config = ConfigDict(extra="ignore")
+    actionKey: str = Field(min_length=1, max_length=200)
+    behavior: Behavior = "BLOCKING"
+
+
+class ActionIn(BaseModel):
+    """Vitam's ``Action``: the definition under ``action``."""
+
+    model_config = ConfigDict(extra="ignore")
+    action: ActionDefinitionIn
+
+
+class StepDefinitionIn(BaseModel):
+    """Vitam's ``Step`` (``workerGroupId``, ``distribution``, ``waitFor`` are not used)."""
+
+    model_config = ConfigDict(extra="ignore")
+    stepName: str = Field(min_length=1, max_length=200)
+    behavior: Behavior | None = None
+    actions: list[ActionIn] = Field(min_length=1, max_length=50)
+
+
+class DescriptionStepIn(BaseModel):
+    """Vitam's ``DescriptionStep``: what ``WorkerClientRest.submitStep`` posts."""
+
+    model_config = ConfigDict(extra="ignore")
+    step: StepDefinitionIn
+    workParams: dict[str, Any]
+
+
+class ItemStatusOut(BaseModel):
+    """Vitam's ``ItemStatus``, as ``WorkerResource.submitStep`` answers it."""
+
+    itemId: str
+    message: str
+    globalStatus: str
+    statusMeter: list[int]
+    data: dict[str, Any]
+    itemsStatus: dict[str, Any]
+    subTaskStatus: dict[str, Any]
+    globalState: str
+    globalOutcomeDetailSubcode: str | None
+    lifecycleEnable: bool
+
+
+#: ``StatusCode`` in order: ``statusMeter`` counts one per level.
+STATUS_CODES = ("UNKNOWN", "STARTED", "ALREADY_EXECUTED", "OK", "WARNING", "KO", "FATAL")
+#: A step's (or run's) beatless status as a Vitam ``StatusCode``.
+STATUS_CODE = {
+    SUCCEEDED: "OK",
+    FAILED: "KO",
+    CANCELLED: "KO",
+    TIMED_OUT: "FATAL",
+    RUNNING: "STARTED",
+    SKIPPED: "UNKNOWN",
+    QUEUED: "UNKNOWN",
+}
+
+
+def _item_status(item_id: str, code: str, message: str, data: dict[str, Any]) -> dict[str, Any]:
+    meter = [0] * len(STATUS_CODES)
+    meter[STATUS_CODES.index(code)] = 1
+    return {
+        "itemId": item_id,
+        "message": message,
+        "globalStatus": code,
+        "statusMeter": meter,
+        "data": data,
+        "itemsStatus": {},
+        "subTaskStatus": {},
+        "globalState": "COMPLETED",
+        "globalOutcomeDetailSubcode": None,
+        "lifecycleEnable": True,
+    }
+
+
+def item_status(run: Run) -> dict[str, Any]:
+    """A done run as ``WorkerImpl.run`` reports a step: ``itemId`` the step's name, one
+    ``itemsStatus`` entry per action that ran (keyed by ``actionKey``, as Vitam keys them by
+    handler), the step's ``globalStatus`` the worst of them, ``statusMeter`` their sum."""
+    data = run.data if isinstance(run.data, dict) else {}
+    items: dict[str, dict[str, Any]] = {}
+    for step in run.steps or []:
+        if step.get("status") in (None, QUEUED):
+            continue  # never started: Vitam leaves actions after a blocking KO out too
+        key = str(step.get("task"))
+        code = STATUS_CODE.get(step.get("status"), "UNKNOWN")
+        outcome = {"result": step["result"]} if "result" in step else {}
+        if code in ("KO", "FATAL") and run.error:
+            outcome = {"exc": run.exc, "error": run.error}
+        item = _item_status(key, code, run.error or "" if outcome.get("error") else "", outcome)
+        if key in items:  # the same actionKey twice: Vitam adds the two up under one key
+            seen = items[key]
+            meters = zip(seen["statusMeter"], item["statusMeter"], strict=True)
+            seen["statusMeter"] = [a + b for a, b in meters]
+            worst = max(seen["globalStatus"], code, key=STATUS_CODES.index)
+            seen.update(globalStatus=worst, data={**seen["data"], **outcome})
+        else:
+            items[key] = item
+    codes = [i["globalStatus"] for i in items.values()] + [STATUS_CODE.get(run.status, "UNKNOWN")]
+    body = _item_status(
+        str(data.get("Step") or run.task),
+        max(codes, key=STATUS_CODES.index),
+        run.error or run.reason or "",
+        {"taskId": run.run_id},
+    )
+    meter = [0] * len(STATUS_CODES)
+    for item in items.values():
+        meter = [a + b for a, b in zip(meter, item["statusMeter"], strict=True)]
+    body["statusMeter"] = meter
+    body["itemsStatus"] = items
+    return ItemStatusOut.model_validate(body).model_dump()
+
+
+def retry_later(run: Run) -> dict[str, Any]:
+    """``WorkerAccessRequest``: the body of Vitam's 461, naming the task still going."""
+    return {"accessRequestId": run.run_id, "strategyId": "beatless", "offerId": None}
+
+
+#: ``CustomVitamHttpStatusCode.UNAVAILABLE_ASYNC_DATA_RETRY_LATER``.
+RETRY_LATER = 461
+
+
+@_route(
+    "/tasks",
+    "POST",
+    summary="Submit a step",
+    request=StepIn,
+    response=TaskOut,
+    status=201,
+    worker={
+        "summary": "Run a step (Vitam's DescriptionStep) and answer its ItemStatus",
+        "request": DescriptionStepIn,
+        "response": ItemStatusOut,
+        "status": 200,
+    },
+)
 def submit() -> Response:
+    """The seed's draft body → the async task (201); Vitam's ``DescriptionStep`` → its
+    ``ItemStatus`` (200) once done, or 461 with the task to poll if it outlasts the bound."""
     me = _caller()
+    raw = _json_object()
+    if "step" in raw or "workParams" in raw:
+        return _submit_description_step(me, raw)
     body = parse_body(bp, StepIn)
-    try:
-        steps = steps_of(
-            registry,
-            None,
-            [{"task": a.action, "kwargs": a.arguments} for a in body.actions],
-            None,
-            None,
-        )
-    except InvalidRequest as error:
-        field = error.field.replace("steps.", "actions.").replace(".task", ".action")
-        raise InvalidRequest(field, error.rule) from None
+    steps = _steps([(a.action, a.arguments) for a in body.actions], "actions.{}.action")
     data = {
         "Step": body.Step,
         "otherInfo": body.otherInfo,
@@ -323,6 +599,59 @@ def submit() -> Response:
     }
     run = services.run_service().submit(me.tenant, steps, data=data, created_by=me.identity)
     return _answer(task_out(run), 201)
+
+
+def _json_object() -> dict[str, Any]:
+    """The body as a JSON object; an empty body is a 400, as ``WorkerResource`` answers it."""
+    parse_body(bp, QueryIn)  # size, JSON and object checks, each a 400 naming the body
+    raw = json.loads(bp.current_request.raw_body or b"{}")
+    if not raw:
+        raise InvalidRequest("body", "must be a step description")
+    return raw  # type: ignore[no-any-return]
+
+
+def _steps(actions: list[tuple[str, dict[str, Any]]], label: str) -> list[dict[str, Any]]:
+    """The actions as beatless steps; an unknown task is a 400 naming the action's field."""
+    try:
+        return steps_of(
+            registry,
+            None,
+            [{"task": name, "kwargs": kwargs} for name, kwargs in actions],
+            None,
+            None,
+        )
+    except InvalidRequest as error:
+        index = error.field.split(".")[1] if error.field.startswith("steps.") else "0"
+        raise InvalidRequest(label.format(index), error.rule) from None
+
+
+def _submit_description_step(me: Principal, raw: dict[str, Any]) -> Response:
+    try:
+        body = DescriptionStepIn.model_validate(raw)
+    except ValidationError as error:
+        raise validation_error(error) from None
+    step = body.step
+    steps = _steps(
+        [(a.action.actionKey, {}) for a in step.actions], "step.actions.{}.action.actionKey"
+    )
+    data = {
+        "Step": step.stepName,
+        "workParams": body.workParams,
+        "behaviors": [a.action.behavior for a in step.actions],
+        "results": [None] * len(steps),
+    }
+    run = submit_and_wait(
+        me.tenant,
+        steps,
+        wait_seconds=get_settings().vitam_wait_seconds,
+        data=data,
+        created_by=me.identity,
+    )
+    if run.status in (QUEUED, RUNNING):
+        response = _answer([retry_later(run)], RETRY_LATER)
+        response.headers["Location"] = f"{_prefix()}/tasks/{run.run_id}"
+        return response
+    return _answer(item_status(run))
 
 
 @_route("/tasks/{id_async}", "GET", summary="A task", response=TaskOut)
@@ -456,3 +785,8 @@ def cancel_tasks() -> Response:
         results=cancelled,
     )
     return _answer(body.model_dump())
+
+
+_unsupported("/status", ("POST", "PUT", "PATCH", "DELETE"))
+_unsupported("/tasks", ("PATCH", "DELETE"))
+_unsupported("/tasks/{id_async}", ("POST", "PATCH", "DELETE"))

@@ -102,7 +102,16 @@ def test_a_failed_action_shows_the_error_shape(vitam):
     assert (done["state"], done["task_status"]) == ("done", "ko")
     assert done["error"]["message"] == "File is not found"
     assert done["error"]["code"] == "TaskFailed"
-    assert set(done["error"]) == {"http_code", "code", "state", "message", "description", "errors"}
+    assert set(done["error"]) == {
+        "httpCode",  # VitamError's name
+        "http_code",  # the seed's
+        "code",
+        "context",
+        "state",
+        "message",
+        "description",
+        "errors",
+    }
 
 
 def test_tenant_header_is_required_and_must_be_the_keys(vitam):
