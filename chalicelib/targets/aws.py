@@ -223,6 +223,9 @@ def validate_lambda(spec: Mapping[str, Any]) -> dict[str, Any]:
     assert function is not None
     if not (LAMBDA_NAME.match(function) or LAMBDA_ARN.match(function)):
         _no("function", "must be a function name (name[:qualifier]) or a function ARN")
+    worker = get_settings().worker_arn.rsplit(":", 1)[-1]
+    if function.split(":function:")[-1].split(":")[0] == worker:
+        _no("function", "names beatless's own worker")
     invocation = spec.get("invocation", "RequestResponse")
     if invocation not in ("RequestResponse", "Event"):
         _no("invocation", "must be one of RequestResponse, Event")
@@ -304,6 +307,8 @@ def validate_sqs(spec: Mapping[str, Any]) -> dict[str, Any]:
             "queue_url",
             "must be an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>)",
         )
+    if _internal_queue(url):
+        _no("queue_url", "names one of beatless's own queues")
     if "message" not in spec or spec["message"] is None:
         _no("message", "is required")
     _capped("message", spec["message"], SQS_MESSAGE_LIMIT, "SQS", _body)
@@ -327,6 +332,17 @@ def _queue_url_ok(url: str) -> bool:
     return bool(local) and f"{parts.scheme}://{parts.netloc}" == local.rstrip("/")
 
 
+def _internal_queue(url: str) -> bool:
+    """Whether the URL names a queue of beatless itself (the worker's own policy may send to
+    them): a target must not forge worker messages."""
+    settings = get_settings()
+    name = url.rstrip("/").rsplit("/", 1)[-1]
+    return name.startswith(settings.queue_prefix) or name in (
+        settings.failed_queue,
+        settings.scheduler_dlq_name,
+    )
+
+
 def _queue_region(url: str) -> str | None:
     match = SQS_HOST.match(urlsplit(url).hostname or "")
     return (match.group("region") or match.group("legacy")) if match else None
@@ -334,6 +350,8 @@ def _queue_region(url: str) -> str | None:
 
 def call_sqs(ctx: TargetContext, spec: Mapping[str, Any]) -> dict[str, Any]:
     url = spec["queue_url"]
+    if _internal_queue(url):
+        raise TargetFailed("sqs: the queue is one of beatless's own", retryable=False)
     body = _body(_rendered(ctx, spec["message"], SQS_MESSAGE_LIMIT, "SQS"))
     params: dict[str, Any] = {"QueueUrl": url, "MessageBody": body}
     if spec.get("message_group_id"):

@@ -426,6 +426,22 @@ GOOD_MACHINE = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:m"
         ),
         ({"type": "sqs", "queue_url": f"{GOOD_QUEUE}/extra", "message": "x"}, "target.queue_url"),
         ({"type": "sqs", "queue_url": GOOD_QUEUE}, "target.message"),
+        (
+            {"type": "sqs", "queue_url": f"{GOOD_QUEUE[:-1]}beatless-high", "message": "x"},
+            "target.queue_url",
+        ),
+        (
+            {"type": "sqs", "queue_url": f"{GOOD_QUEUE[:-1]}beatless-failed", "message": "x"},
+            "target.queue_url",
+        ),
+        ({"type": "lambda", "function": "beatless-worker"}, "target.function"),
+        (
+            {
+                "type": "lambda",
+                "function": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:beatless-worker:1",
+            },
+            "target.function",
+        ),
         ({"type": "sqs", "queue_url": GOOD_QUEUE, "message": "y" * 262_145}, "target.message"),
         (
             {"type": "sqs", "queue_url": f"{GOOD_QUEUE}.fifo", "message": "x"},
