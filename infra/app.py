@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -16,8 +17,11 @@ from infra.nag import suppress
 from infra.stack import BeatlessStack
 
 
-def build(outdir: str = "cdk.out", stage: str = "dev") -> cdk.App:
-    app = cdk.App(outdir=outdir)
+def build(
+    outdir: str = "cdk.out", stage: str = "dev", context: dict[str, Any] | None = None
+) -> cdk.App:
+    """The app, checked by cdk-nag; ``context`` as ``-c`` gives it (tests)."""
+    app = cdk.App(outdir=outdir, context=context)
     stack = BeatlessStack(app, stage)
     cdk.Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     suppress(stack)

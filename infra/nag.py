@@ -71,6 +71,16 @@ def suppress(stack: BeatlessStack) -> None:
         validations.acknowledge(
             Acknowledgment(id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{resource}]", reason=why)
         )
+    for key, arns in stack.target_arns.items():
+        for arn in arns:
+            if "*" in arn:
+                validations.acknowledge(
+                    Acknowledgment(
+                        id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}]",
+                        reason=f"a target pattern the deployer configured (-c {key}), "
+                        "narrowed to a resource name prefix",
+                    )
+                )
     for table in stack.tables.values():
         logical = stack.get_logical_id(table.node.default_child)  # type: ignore[arg-type]
         validations.acknowledge(

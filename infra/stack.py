@@ -8,6 +8,7 @@ the code's models cannot drift. Every function gets its resources' names and ARN
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,16 @@ PREFIX = "beatless"
 API_FUNCTION = "APIHandler"
 WORKER_FUNCTIONS = ("Worker", "QueueHigh", "QueueDefault", "QueueLow", "Reaper", "Reconciler")
 QUEUE_FUNCTIONS = {"high": "QueueHigh", "default": "QueueDefault", "low": "QueueLow"}
+#: The functions that execute runs, so call targets (the scheduled-fire worker, the queues').
+RUN_FUNCTIONS = ("Worker", *QUEUE_FUNCTIONS.values())
+#: CDK context key -> (the one action a target type needs, what its resource ARNs look like).
+#: Only what the deployer names is granted: ``-c targetQueueArns=arn:...:q1,arn:...:q2``.
+TARGET_GRANTS = {
+    "targetLambdaArns": ("lambda:InvokeFunction", r"lambda:[^:]+:[^:]+:function:.+"),
+    "targetQueueArns": ("sqs:SendMessage", r"sqs:[^:]+:[^:]+:.+"),
+    "targetEventBusArns": ("events:PutEvents", r"events:[^:]+:[^:]+:event-bus/.+"),
+    "targetStateMachineArns": ("states:StartExecution", r"states:[^:]+:[^:]+:stateMachine:.+"),
+}
 _KEY_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
 
 
@@ -74,6 +85,25 @@ def _key_attributes(keys: dict[str, str], types: dict[str, str]) -> dict[str, An
 
     sort = attribute(keys["RANGE"]) if "RANGE" in keys else None
     return {"partition_key": attribute(keys["HASH"]), "sort_key": sort}
+
+
+def target_arns(value: Any, key: str) -> list[str]:
+    """A context value (``a,b`` from ``-c``, or a JSON list from cdk.json) as the ARNs it names.
+    Each must be an ARN of the key's service and resource type whose name is more than a
+    wildcard: ``*`` or ``...:function:*`` would be every target, which this stack never grants."""
+    if value is None or value == "":
+        return []
+    items = value if isinstance(value, list) else str(value).split(",")
+    arns = [str(item).strip() for item in items if str(item).strip()]
+    shape = re.compile(rf"^arn:aws[a-z-]*:{TARGET_GRANTS[key][1]}$")
+    for arn in arns:
+        name = re.split(r"[:/]", arn.split(":", 5)[-1], maxsplit=1)[-1]
+        if not shape.match(arn) or not name.strip("*:/"):
+            raise ValueError(
+                f"context {key}: {arn!r} is not a {TARGET_GRANTS[key][0].split(':')[0]} ARN "
+                "naming its resources (a name or a name prefix, never only *)"
+            )
+    return sorted(set(arns))
 
 
 class BeatlessStack(Stack):
@@ -134,6 +164,7 @@ class BeatlessStack(Stack):
             handler.add_resource_dependency(self.queues[queue].node.default_child)  # type: ignore[arg-type]
         self._not_found_as_json()
         self._grant()
+        self.target_arns = self._grant_targets()
         self._alarms()
         self._outputs()
 
@@ -250,6 +281,26 @@ class BeatlessStack(Stack):
             self.scheduler_role.grant_pass_role(role)
         for queue, function in QUEUE_FUNCTIONS.items():
             self.queues[queue].grant_consume_messages(self.chalice.get_role(f"{function}Role"))
+
+    def _grant_targets(self) -> dict[str, list[str]]:
+        """Let the run-executing functions call the AWS targets the deployer names in CDK
+        context, and nothing else: with no context, no target permission exists at all."""
+        configured = {
+            key: target_arns(self.node.try_get_context(key), key) for key in TARGET_GRANTS
+        }
+        statements = [
+            iam.PolicyStatement(actions=[TARGET_GRANTS[key][0]], resources=arns)
+            for key, arns in configured.items()
+            if arns
+        ]
+        if statements:
+            iam.Policy(
+                self,
+                "TargetsPolicy",
+                statements=statements,
+                roles=[self.chalice.get_role(f"{name}Role") for name in RUN_FUNCTIONS],
+            )
+        return {key: arns for key, arns in configured.items() if arns}
 
     def _alarms(self) -> None:
         for name, queue in {
