@@ -1,5 +1,6 @@
 """Targets: work that needs no code (an HTTP endpoint, an AWS service), called by the worker."""
 
+from chalicelib.targets import aws
 from chalicelib.targets.base import (
     PLACEHOLDERS,
     TargetContext,
@@ -16,6 +17,7 @@ __all__ = [
     "TargetContext",
     "TargetFailed",
     "TargetType",
+    "aws",
     "get",
     "names",
     "register",
