@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib import tokens
 from chalicelib.errors import InvalidRequest, NotFound, Unauthorized
 from chalicelib.ids import is_id, new_id
 from chalicelib.storage import ApiKeyModel
@@ -102,6 +103,9 @@ class KeyService:
         """The principal of ``key``; Unauthorized for a missing, unknown or disabled key."""
         if not key:
             raise Unauthorized("an API key is required (Authorization: Bearer <key>)")
+        claims = tokens.claims(key)
+        if claims is not None and claims[2] <= time.time():
+            raise Unauthorized("the access token has expired; ask /webapi/oauth2/token again")
         digest = hash_key(key)
         now = time.monotonic()
         with self._lock:
@@ -109,7 +113,7 @@ class KeyService:
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             principal = cached[1]
         else:
-            principal = self._load(digest)
+            principal = self._load(digest) if claims is None else self._load_token(key, *claims)
             with self._lock:
                 self._cache[digest] = (now, principal)
         if principal is None:
@@ -126,6 +130,25 @@ class KeyService:
             return None
         return Principal(item.tenant, item.role, item.key_id, item.owner or "")
 
+    @staticmethod
+    def _load_token(token: str, tenant: str, key_id: str, _expiry: int) -> Principal | None:
+        """The principal of an access token's key, if the key still exists, is enabled and the
+        token was issued for it."""
+        found = list(ApiKeyModel.by_tenant.query(tenant, ApiKeyModel.key_id == key_id, limit=1))
+        item = found[0] if found else None
+        if item is None or item.disabled or not tokens.verify(token, item.key_hash):
+            return None
+        return Principal(item.tenant, item.role, item.key_id, item.owner or "")
+
+    def issue_token(self, client_id: str, client_secret: str) -> tuple[str, int]:
+        """An access token for the key whose id is ``client_id`` and secret ``client_secret``
+        (OAuth2 client credentials), and its lifetime in seconds; Unauthorized otherwise."""
+        principal = self._load(hash_key(client_secret)) if client_secret else None
+        if principal is None or not hmac.compare_digest(principal.key_id, client_id):
+            raise Unauthorized("unknown client, or a secret that is not this client's")
+        token = tokens.issue(principal.tenant, principal.key_id, hash_key(client_secret))
+        return token, tokens.LIFETIME_SECONDS
+
     def list(self, tenant: str) -> list[ApiKeyModel]:
         return list(ApiKeyModel.by_tenant.query(tenant))
 
@@ -139,9 +162,13 @@ class KeyService:
             raise NotFound(f"key {key_id!r} does not exist", {"id": key_id})
         item = found[0]
         item.update(actions=[ApiKeyModel.disabled.set(True)])
-        self._forget(item.key_hash)
+        self._forget(item.key_hash, item.key_id)
         return item
 
-    def _forget(self, digest: str) -> None:
+    def _forget(self, digest: str, key_id: str | None = None) -> None:
+        """Drop the key's cached principal, and those of the access tokens issued for it."""
         with self._lock:
             self._cache.pop(digest, None)
+            for cached, (_, principal) in list(self._cache.items()):
+                if principal is not None and principal.key_id == key_id:
+                    del self._cache[cached]

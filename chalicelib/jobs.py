@@ -31,6 +31,7 @@ from chalicelib.errors import (
     Unprocessable,
 )
 from chalicelib.ids import is_id, new_id
+from chalicelib.parameters import Parameter, parameters
 from chalicelib.queues import QueueGateway
 from chalicelib.scheduler import SchedulerGateway, ScheduleTarget, schedule_name
 from chalicelib.schedules.durations import millis
@@ -127,6 +128,13 @@ class JobService:
 
     def get(self, tenant: str, job_id: str) -> JobModel:
         return get_job(tenant, job_id)
+
+    def with_parameters(self, tenant: str, job_id: str) -> tuple[JobModel, list[Parameter]]:
+        """The job and its task's keyword parameters, what a form-like face asks (none for a
+        job whose task is not registered here, or that calls a target)."""
+        job = self.get(tenant, job_id)
+        task = self._registry.get(job.task) if job.task else None
+        return job, parameters(task)[0] if task is not None else []
 
     def get_for_change(self, tenant: str, job_id: str, actor: Principal | None) -> JobModel:
         """The job, if ``actor`` may change it: admins any job of their tenant, users the jobs

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PynamoDBException, UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceUnavailable
@@ -28,6 +28,7 @@ from chalicelib.execution import (
 )
 from chalicelib.ids import is_id, new_id
 from chalicelib.jobs import get_job
+from chalicelib.parameters import answers_to_kwargs
 from chalicelib.queues import MAX_DELAY, QueueGateway, delay_until
 from chalicelib.storage import JobModel, MessageModel, RunModel, cursors
 from chalicelib.storage.bookkeeping import update_job
@@ -111,6 +112,7 @@ class RunService:
         job: JobModel | None = None,
         trigger: Trigger = Trigger.API,
         created_by: str | None = None,
+        labels: dict[str, Any] | None = None,
     ) -> RunModel:
         """Write a QUEUED run and send it to its queue (delayed up to 15 min; further out, the
         worker re-delays it until it is due)."""
@@ -140,6 +142,7 @@ class RunService:
             queued_at=now,
             retry_at=run_at if run_at and run_at > now else None,
             created_by=created_by,
+            labels=labels,
             lease_shard=shard,
             lease_expires_at=deadline,
         )
@@ -165,11 +168,26 @@ class RunService:
         job_id: str,
         created_by: str | None = None,
         queue: str | None = None,
+        answers: Mapping[str, str] | None = None,
+        labels: dict[str, Any] | None = None,
     ) -> RunModel:
         """Run a job now, as a new run; with ``overlap: skip`` and a run still going, the new
-        run is recorded SKIPPED with the reason. NotFound for a job that does not exist."""
+        run is recorded SKIPPED with the reason. NotFound for a job that does not exist.
+
+        ``answers`` (string values by parameter name, as form-like clients send them) are
+        parsed by the task's signature and override the job's kwargs for this run only (an
+        InvalidRequest naming ``questions`` and the parameter before anything is written);
+        ``labels`` are kept on the run for the face that sent them."""
         job = get_job(tenant, job_id)
-        steps = [{"task": job.task, "args": job.args or [], "kwargs": job.kwargs or {}}]
+        kwargs = job.kwargs or {}
+        if answers is not None:
+            task = self._registry.get(job.task) if job.task else None
+            if task is None and answers:
+                raise InvalidRequest("questions", "this workflow asks no questions")
+            if task is not None:
+                kwargs = answers_to_kwargs(task, kwargs, answers, "questions")
+                task.check_arguments(job.args or [], kwargs)
+        steps = [{"task": job.task, "args": job.args or [], "kwargs": kwargs}]
         running = running_run(tenant, job.job_id) if job.overlap == Overlap.SKIP else None
         if running is not None:
             now = self._clock()
@@ -187,6 +205,7 @@ class RunService:
                 ended_at=now,
                 expires_at=now + RETENTION,
                 created_by=created_by,
+                labels=labels,
                 reason=f"run {running} is still running (overlap: skip)",
             )
             put_new(run)
@@ -201,6 +220,7 @@ class RunService:
             job=job,
             trigger=Trigger.MANUAL,
             created_by=created_by,
+            labels=labels,
         )
         try:
             record_job_run(job, run.run_id, self._clock())
@@ -283,6 +303,22 @@ class RunService:
         next_cursor = cursors.encode({**mark, "run_id": items[-1].run_id}) if more else None
         return Page(items, next_cursor)
 
+    def list_with_jobs(
+        self, tenant: str, limit: int = 1000
+    ) -> list[tuple[RunModel, JobModel | None]]:
+        """A tenant's newest runs, each with its job (name and creator only; None for an ad-hoc
+        run or a deleted job): one Query and one BatchGetItem per 100 jobs."""
+        runs = self.list(tenant, limit=limit).items
+        ids = sorted({r.job_id for r in runs if r.job_id})
+        jobs = {
+            job.job_id: job
+            for job in JobModel.batch_get(
+                [(tenant, job_id) for job_id in ids],
+                attributes_to_get=["tenant", "job_id", "name", "created_by"],
+            )
+        }
+        return [(run, jobs.get(run.job_id or "")) for run in runs]
+
     def list_for_job(self, tenant: str, job_id: str, **filters: Any) -> Page:
         """One job's runs, newest first, as ``list``; NotFound for a job that does not exist
         (where ``list(job_id=...)``, a filter, answers an empty page)."""
@@ -333,12 +369,24 @@ class RunService:
             {"id": run_id},
         )
 
-    def cancel(self, tenant: str, run_id: str, actor: Principal | None = None) -> RunModel:
-        """QUEUED → CANCELLED at once (it never executes); RUNNING → cancel requested (it ends
-        CANCELLED at its next check); anything else is a 409 naming the state."""
+    def cancel(
+        self,
+        tenant: str,
+        run_id: str,
+        actor: Principal | None = None,
+        remove_queued: bool = False,
+    ) -> RunModel:
+        """QUEUED → CANCELLED at once (it never executes), or with ``remove_queued`` deleted
+        (a 404 afterwards; its queue message then finds nothing and is dropped); RUNNING →
+        cancel requested (it ends CANCELLED at its next check); anything else is a 409 naming
+        the state. The run answered has status CANCELLED when it will never execute."""
         run = self.get_for_change(tenant, run_id, actor)
         now = self._clock()
         try:
+            if run.status == QUEUED and remove_queued:
+                run.delete(condition=RunModel.status == QUEUED)
+                run.status = CANCELLED
+                return run
             if run.status == QUEUED:
                 run.update(
                     actions=[
@@ -365,10 +413,11 @@ class RunService:
                     condition=RunModel.status == RUNNING,
                 )
                 return run
-        except UpdateError as error:
+        except (UpdateError, DeleteError) as error:
             if not _conditional(error):
                 raise
-            return self.cancel(tenant, run_id, actor)  # it moved on meanwhile: answer anew
+            # it moved on meanwhile: answer anew
+            return self.cancel(tenant, run_id, actor, remove_queued)
         raise Conflict(
             f"task {run_id!r} is {run.status}; only QUEUED or RUNNING tasks can be cancelled",
             {"id": run_id, "status": run.status},

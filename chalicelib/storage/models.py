@@ -159,6 +159,8 @@ class RunModel(Model):
     lease_expires_at = UnicodeAttribute(null=True)  # RFC 3339, so it sorts in the index
     message_count = NumberAttribute(default=0)
     created_by = UnicodeAttribute(null=True)
+    #: What a face was sent and shows back unchanged (Alteryx ``priority``, ``workerTag``).
+    labels = JSONAttribute(null=True)
     expires_at = TTLAttribute(null=True)  # DynamoDB TTL: retention of finished runs
     attempts = ListAttribute(of=AttemptEntry, default=list)  # ended attempts, in order
     by_job = RunsByJobIndex()

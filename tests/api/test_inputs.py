@@ -174,10 +174,10 @@ def test_alteryx_unknown_query_parameter_is_a_400_and_includemessages_still_work
     workflow = create(client)
     run = send(client, "POST", f"/webapi/v3/workflows/{workflow['id']}/jobs", {}).json_body
     assert client.get(f"/webapi/v3/jobs/{run['id']}?includeMessages=false").status_code == 200
-    response = client.get(f"/webapi/v3/workflows/{workflow['id']}/jobs?resultCode=Error")
+    response = client.get(f"/webapi/v3/workflows/{workflow['id']}/jobs?resultcode=Error")
     assert response.status_code == 400
     assert set(response.json_body) == {"message"}
-    assert "resultCode" in response.json_body["message"]
+    assert "resultcode" in response.json_body["message"]
 
 
 def test_vitam_unknown_query_parameter_is_a_400_in_vitams_shape(client):

@@ -7,8 +7,10 @@ import time
 
 import pytest
 
+from chalicelib import services
 from tests.api.helpers import create, send
 from tests.conftest import drain
+from tests.testtasks import calls
 
 BASE = "/webapi/v3"
 
@@ -51,8 +53,9 @@ def test_workflow_run_and_job_details(client):
     assert full["createDateTime"].endswith("Z")
     reduced = client.get(f"{BASE}/jobs/{job['id']}?includeMessages=false").json_body
     assert "messages" not in reduced
-    assert client.get(f"{BASE}/jobs/{job['id']}?includeMessages=maybe").status_code == 400
-    assert client.get(f"{BASE}/jobs/{job['id']}?includeMessages=").status_code == 400
+    response = client.get(f"{BASE}/jobs/{job['id']}?includeMessages=maybe")
+    assert response.status_code == 400
+    assert "includeMessages" in response.json_body["message"]
 
 
 @pytest.mark.parametrize(
@@ -65,10 +68,19 @@ def test_workflow_run_and_job_details(client):
         ("Low", "low"),
     ],
 )
-def test_priority_maps_to_queues(client, priority, queue):
+def test_priority_maps_to_queues_and_is_shown_as_sent(client, priority, queue):
     workflow = create(client)
     job = run_now(client, workflow["id"], priority=priority)
     assert client.get(f"/v1/tasks/{job['id']}").json_body["queue"] == queue
+    assert job["priority"] == priority
+    assert client.get(f"{BASE}/jobs/{job['id']}").json_body["priority"] == priority
+
+
+def test_no_priority_runs_on_the_workflows_own_queue(client):
+    workflow = create(client, queue="low")
+    job = run_now(client, workflow["id"])
+    assert client.get(f"/v1/tasks/{job['id']}").json_body["queue"] == "low"
+    assert (job["priority"], job["workerTag"]) == ("Default", "")
 
 
 def test_worker_tag_names_a_queue(client):
@@ -76,6 +88,94 @@ def test_worker_tag_names_a_queue(client):
     job = run_now(client, workflow["id"], workerTag="low")
     assert client.get(f"/v1/tasks/{job['id']}").json_body["queue"] == "low"
     assert job["workerTag"] == "low"
+
+
+def test_worker_tag_is_kept_as_sent(client):
+    workflow = create(client)
+    job = run_now(client, workflow["id"], workerTag="gpu-pool", priority="Critical")
+    assert (job["workerTag"], job["priority"]) == ("gpu-pool", "Critical")
+    assert client.get(f"{BASE}/jobs/{job['id']}").json_body["workerTag"] == "gpu-pool"
+
+
+def test_a_form_body_runs_a_workflow_with_its_questions(client):
+    workflow = create(client, task="tests.chatty", kwargs={"lines": 5})
+    body = "priority=High&workerTag=&questions%5B0%5D%5Bname%5D=lines&questions%5B0%5D%5Bvalue%5D=1"
+    response = client.post(
+        f"{BASE}/workflows/{workflow['id']}/jobs",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=body,
+    )
+    assert response.status_code == 200, response.json_body
+    assert response.json_body["priority"] == "High"
+    drain()
+    full = client.get(f"{BASE}/jobs/{response.json_body['id']}").json_body
+    assert [m["text"] for m in full["messages"]] == ["line 0"]
+
+
+@pytest.mark.parametrize(
+    ("questions", "named"),
+    [
+        ([{"name": "nope", "value": "1"}], "nope"),
+        ([{"name": "lines", "value": "many"}], "lines"),
+        ([{"value": "1"}], "questions.0.name"),
+        ("lines=1", "questions"),
+    ],
+)
+def test_a_question_the_task_cannot_take_is_a_400_naming_it(client, questions, named):
+    workflow = create(client, task="tests.chatty")
+    response = send(
+        client, "POST", f"{BASE}/workflows/{workflow['id']}/jobs", {"questions": questions}
+    )
+    assert response.status_code == 400, response.json_body
+    assert named in response.json_body["message"]
+    assert client.get(f"{BASE}/workflows/{workflow['id']}/jobs").json_body == []
+
+
+def test_questions_are_the_tasks_parameters(client):
+    workflow = create(client, task="tests.flaky", kwargs={"key": "k", "failures": 0})
+    questions = client.get(f"{BASE}/workflows/{workflow['id']}/questions").json_body
+    assert questions == [
+        {
+            "name": "key",
+            "questionType": "QuestionTextBox",
+            "description": "key (str, required)",
+            "value": "k",
+            "multiple": False,
+            "items": [],
+        },
+        {
+            "name": "failures",
+            "questionType": "QuestionNumericUpDown",
+            "description": "failures (int, required)",
+            "value": "0",
+            "multiple": False,
+            "items": [],
+        },
+    ]
+
+
+def test_workflows_are_listed_and_read_with_the_swaggers_fields(client):
+    workflow = create(client, name="report", description="the nightly report")
+    listed = client.get(f"{BASE}/workflows").json_body
+    assert [w["name"] for w in listed] == ["report"]
+    assert set(listed[0]) == {
+        "id",
+        "sourceAppId",
+        "name",
+        "ownerId",
+        "dateCreated",
+        "publishedVersionNumber",
+        "isAmp",
+        "executionMode",
+    }
+    one = client.get(f"{BASE}/workflows/{workflow['id']}").json_body
+    assert (one["id"], one["comments"], one["runCount"]) == (
+        workflow["id"],
+        "the nightly report",
+        0,
+    )
+    assert client.get(f"{BASE}/workflows?name=other").json_body == []
+    assert client.get(f"{BASE}/workflows/{'0' * 26}").status_code == 404
 
 
 def test_workflow_jobs_lists_its_runs_newest_first(client):
@@ -92,8 +192,22 @@ def test_messages_are_for_admins(client, new_key):
     messages = client.get(f"{BASE}/jobs/{job['id']}/messages").json_body
     assert messages == [{"status": 1, "text": "line 0", "toolId": 0}]
     user = client.as_key(new_key(role="user"))
-    assert user.get(f"{BASE}/jobs/{job['id']}/messages").status_code == 403
+    response = user.get(f"{BASE}/jobs/{job['id']}/messages")
+    assert (response.status_code, response.json_body) == (
+        401,
+        {"message": "Authorization has been denied for this request."},
+    )
     assert user.get(f"{BASE}/jobs/{job['id']}").status_code == 200
+
+
+def test_a_failed_jobs_messages_include_the_error(client):
+    workflow = create(client, task="fail", kwargs={"message": "disk full"})
+    job = run_now(client, workflow["id"])
+    drain()
+    full = client.get(f"{BASE}/jobs/{job['id']}").json_body
+    assert (full["status"], full["disposition"]) == ("Completed", "Error")
+    assert full["messages"][-1]["status"] == 3
+    assert "disk full" in full["messages"][-1]["text"]
 
 
 def test_delete_a_queued_job_removes_it(client):
@@ -102,7 +216,9 @@ def test_delete_a_queued_job_removes_it(client):
     response = client.delete(f"{BASE}/jobs/{job['id']}")
     assert (response.status_code, response.json_body) == (200, {"message": "Deleted Successfully."})
     drain()
-    assert client.get(f"{BASE}/jobs/{job['id']}").json_body["disposition"] == "Cancelled"
+    assert calls("alteryx-queued") == 0
+    assert client.get(f"{BASE}/jobs/{job['id']}").status_code == 404
+    assert client.get(f"{BASE}/workflows/{workflow['id']}/jobs").json_body == []
 
 
 def test_delete_a_running_job_cancels_it(client):
@@ -117,7 +233,10 @@ def test_delete_a_running_job_cancels_it(client):
     response = client.delete(f"{BASE}/jobs/{job['id']}")
     assert response.json_body == {"message": "Cancelled Successfully."}
     worker.join(timeout=10)
-    assert client.get(f"{BASE}/jobs/{job['id']}").json_body["disposition"] == "Cancelled"
+    cancelled = client.get(f"{BASE}/jobs/{job['id']}").json_body
+    assert (cancelled["status"], cancelled["disposition"]) == ("Cancelled", "Cancelled")
+    listed = client.get(f"{BASE}/workflows/{workflow['id']}/jobs").json_body
+    assert listed[0]["status"] == "Cancelled"
 
 
 def test_delete_in_another_state_or_by_someone_else_is_a_400(client, new_key):
@@ -166,3 +285,122 @@ def test_401_and_404(client, new_key):
         ).status_code
         == 400
     )
+
+
+def test_the_job_listing_pages_and_filters(client, new_key):
+    workflow = create(client, name="lister")
+    ann = client.as_key(new_key(role="user", owner="ann"))
+    mine = [run_now(client, workflow["id"]) for _ in range(3)]
+    theirs = run_now(ann, workflow["id"], priority="Low")
+    page = client.get(f"{BASE}/jobs?limit=2&offset=0").json_body
+    assert [j["jobId"] for j in page["data"]] == [mine[2]["id"], mine[1]["id"]]
+    assert page["pagination"] == {
+        "currentPage": 1,
+        "pageSize": 2,
+        "totalItems": 3,
+        "totalPages": 2,
+        "hasNextPage": True,
+        "hasPreviousPage": False,
+    }
+    first = page["data"][0]
+    assert (first["workflowName"], first["workflowId"], first["status"]) == (
+        "lister",
+        workflow["id"],
+        "Queued",
+    )
+    everyone = client.get(f"{BASE}/jobs?allUsers=true&priorities=Low").json_body
+    assert [j["jobId"] for j in everyone["data"]] == [theirs["id"]]
+    assert [j["jobId"] for j in ann.get(f"{BASE}/jobs").json_body["data"]] == [theirs["id"]]
+    assert ann.get(f"{BASE}/jobs?allUsers=true").status_code == 401
+    assert client.get(f"{BASE}/jobs?sortField=Nope").status_code == 400
+
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def token_request(client, body: str, **headers: str):
+    return client.as_key(None).post("/webapi/oauth2/token", headers={**FORM, **headers}, body=body)
+
+
+def test_token_answers_rfc6749_and_authenticates_the_v3_routes(client, new_key):
+    secret = new_key(role="user", owner="ann")
+    key_id = services.keys().authenticate(secret).key_id
+    response = token_request(
+        client, f"grant_type=client_credentials&client_id={key_id}&client_secret={secret}"
+    )
+    assert response.status_code == 200
+    assert set(response.json_body) == {"access_token", "token_type", "expires_in"}
+    assert (response.json_body["token_type"], response.json_body["expires_in"]) == ("bearer", 3600)
+    assert response.headers["Cache-Control"] == "no-store"
+    token = response.json_body["access_token"]
+    assert secret not in token
+    bearer = client.as_key(token)
+    assert bearer.get(f"{BASE}/workflows").status_code == 200
+    assert bearer.get("/v1/jobs").status_code == 200  # a bearer token is a key everywhere
+    # the key itself keeps working, and the token dies with its key
+    assert client.as_key(secret).get(f"{BASE}/workflows").status_code == 200
+    services.keys().revoke("default", key_id)
+    assert bearer.get(f"{BASE}/workflows").status_code == 401
+
+
+def test_an_expired_or_forged_token_is_a_401(client, new_key, monkeypatch):
+    secret = new_key()
+    key_id = services.keys().authenticate(secret).key_id
+    body = f"grant_type=client_credentials&client_id={key_id}&client_secret={secret}"
+    token = token_request(client, body).json_body["access_token"]
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert client.as_key(forged).get(f"{BASE}/workflows").status_code == 401
+    real = time.time()
+    monkeypatch.setattr(time, "time", lambda: real + 3601)
+    response = client.as_key(token).get(f"{BASE}/workflows")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "error"),
+    [
+        (
+            "grant_type=client_credentials&client_id={id}&client_secret=bl_wrong",
+            {},
+            401,
+            "invalid_client",
+        ),
+        (
+            "grant_type=client_credentials&client_id=someone&client_secret={secret}",
+            {},
+            401,
+            "invalid_client",
+        ),
+        ("grant_type=client_credentials", {}, 401, "invalid_client"),
+        (
+            "grant_type=password&client_id={id}&client_secret={secret}",
+            {},
+            400,
+            "unsupported_grant_type",
+        ),
+        ("client_id={id}&client_secret={secret}", {}, 400, "invalid_request"),
+        ("grant_type=client_credentials", {"Authorization": "Basic !!!"}, 401, "invalid_client"),
+    ],
+)
+def test_bad_credentials_answer_as_rfc6749_says(client, new_key, body, headers, status, error):
+    secret = new_key()
+    key_id = services.keys().authenticate(secret).key_id
+    response = token_request(client, body.format(id=key_id, secret=secret), **headers)
+    assert response.status_code == status
+    assert response.json_body["error"] == error
+    assert response.json_body["error_description"]
+    if status == 401:
+        assert response.headers["WWW-Authenticate"].startswith("Basic")
+
+
+def test_http_basic_client_authentication(client, new_key):
+    import base64
+
+    secret = new_key()
+    key_id = services.keys().authenticate(secret).key_id
+    basic = base64.b64encode(f"{key_id}:{secret}".encode()).decode()
+    response = token_request(
+        client, "grant_type=client_credentials", Authorization=f"Basic {basic}"
+    )
+    assert response.status_code == 200, response.json_body

@@ -500,10 +500,11 @@ def test_each_face_shows_the_attempts_where_its_shape_has_room(client):
         ("RuntimeError", "attempt 1 fails", "FAILED")
     ]
     # Alteryx: one message per earlier attempt, after that attempt's own lines (toolId -1);
-    # the final attempt's outcome is the job's status and disposition.
+    # the final attempt's outcome is the job's status and disposition, its error the last line.
     messages = client.get(f"/webapi/v3/jobs/{run['id']}/messages").json_body
     assert [(m["status"], m["text"], m["toolId"]) for m in messages] == [
         (3, "Attempt 1: FAILED: RuntimeError: attempt 1 fails", -1),
+        (3, "RuntimeError: attempt 2 fails", -1),
     ]
     details = client.get(f"/webapi/v3/jobs/{run['id']}").json_body
     assert details["messages"] == messages
