@@ -18,11 +18,11 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sqs as sqs
-from chalice.cdk import Chalice
 from constructs import Construct
 
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.tasks import QUEUES
+from infra.package import ChaliceWithUserTasks, task_module_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 PREFIX = "beatless"
@@ -145,12 +145,14 @@ class BeatlessStack(Stack):
             "BEATLESS_QUEUE_PREFIX": f"{PREFIX}-",
             "BEATLESS_FAILED_QUEUE": self.failed.queue_name,
             "BEATLESS_STAGE": construct_id,
+            **task_module_environment(),
             **{
                 f"BEATLESS_{spec['suffix'].upper()}_TABLE": self.tables[spec["suffix"]].table_name
                 for spec in table_specs()
             },
         }
-        self.chalice = Chalice(
+        # The package also holds the user's task modules (infra/package.py).
+        self.chalice = ChaliceWithUserTasks(
             self, "App", source_dir=str(ROOT), stage_config=self._stage_config(environment)
         )
         self.chalice.get_resource("Worker").add_property_override("FunctionName", worker_name)

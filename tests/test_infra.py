@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The cdk.out directory of a synth whose deploy names a user task package (issue 14)."""
     out = tmp_path_factory.mktemp("cdk")
     done = subprocess.run(
         [sys.executable, "-c", f"from infra.app import build; build(outdir={str(out)!r}).synth()"],
@@ -25,10 +27,19 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         capture_output=True,
         text=True,
         check=False,
-        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/local/bin:/usr/bin:/bin"},
+        env={
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "BEATLESS_TASK_MODULES": "examples.tasks",
+        },
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads((out / "dev.template.json").read_text())
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(synthesized: Path) -> dict[str, Any]:
+    return json.loads((synthesized / "dev.template.json").read_text())
 
 
 def keys(schema: list[dict[str, str]]) -> set[tuple[str, str]]:
@@ -199,3 +210,54 @@ def test_an_unknown_route_is_a_json_404_on_api_gateway_too(template):
         response["responseTemplates"]["application/json"].replace("$context.path", "/x")
     )
     assert body["error"]["code"] == "not_found"
+
+
+def test_the_package_holds_the_users_task_modules_and_the_functions_name_them(
+    synthesized, template
+):
+    functions = of_type(template, "AWS::Serverless::Function")
+    for name in ("APIHandler", "Worker", "QueueDefault"):
+        variables = functions[name]["Properties"]["Environment"]["Variables"]
+        assert variables["BEATLESS_TASK_MODULES"] == "examples.tasks"
+    keys = {f["Properties"]["CodeUri"]["Key"] for f in functions.values()}
+    assert len(keys) == 1  # one package for every function
+    with zipfile.ZipFile(synthesized / f"asset.{keys.pop()}") as archive:
+        names = set(archive.namelist())
+        example = archive.read("examples/tasks/reports.py").decode()
+    assert {"app.py", "chalicelib/tasks/registry.py", "examples/tasks/__init__.py"} <= names
+    assert example == (ROOT / "examples" / "tasks" / "reports.py").read_text()
+    assert not any("__pycache__" in name for name in names if name.startswith("examples/"))
+
+
+def test_the_default_tasks_package_is_found_beside_the_app(tmp_path):
+    """Unset, BEATLESS_TASK_MODULES means the package tasks/ beside app.py: packaged whole (its
+    helpers and data files too), and nothing when there is none."""
+    (tmp_path / "tasks" / "helpers").mkdir(parents=True)
+    for name in ("__init__.py", "billing.py", "helpers/__init__.py", "helpers/template.txt"):
+        (tmp_path / "tasks" / name).write_text("# user code\n")
+    probe = "from infra.package import user_task_files; print(sorted(user_task_files()))"
+    found = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path)},
+    ).stdout
+    assert found.strip() == str(
+        [
+            "tasks/__init__.py",
+            "tasks/billing.py",
+            "tasks/helpers/__init__.py",
+            "tasks/helpers/template.txt",
+        ]
+    )
+    none = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    ).stdout
+    assert none.strip() == "[]"

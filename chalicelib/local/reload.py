@@ -74,5 +74,5 @@ class TaskModuleWatcher:
         except TaskModuleError as error:
             log.error("%s; fix the file and save it again", error.message)
             return
-        names = [t.name for t in self._registry.all() if t.module]
-        log.info("%s: %s (tasks: %s)", what, ", ".join(modules) or "none", ", ".join(names))
+        names = ", ".join(t.name for t in self._registry.all() if t.module)
+        log.info("%s: %s", what, f"{', '.join(modules)} (tasks: {names})" if modules else "none")
