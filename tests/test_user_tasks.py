@@ -210,3 +210,16 @@ def test_apply_reports_failures_and_refuses_wrong_arguments(example_tasks, aws):
     assert seen.result["data"] == {"x": 1} and seen.result["remaining_positive"]
     with pytest.raises(LookupError):
         apply(lambda ctx: None)
+
+
+def test_the_worker_runs_nothing_and_names_the_module_when_it_cannot_import(
+    client, user_modules, tmp_path, caplog
+):
+    user_modules("acme_tasks", acme_tasks=GREET)
+    run = submit(client, task="acme.greet", args=["ann"])
+    (tmp_path / "acme_tasks.py").write_text("import nowhere_to_be_found\n")
+    sys.modules.pop("acme_tasks", None)
+    registry.unload_user_modules()  # a fresh process (a cold Lambda) with the broken deploy
+    drain(rounds=1)
+    assert get(client, run["id"])["status"] != "SUCCEEDED"
+    assert "task module 'acme_tasks' (BEATLESS_TASK_MODULES) failed to import" in caplog.text
