@@ -20,6 +20,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
+from chalicelib import targets
 from chalicelib.queues import QueueGateway, delay_until
 from chalicelib.schedules.durations import format_instant
 from chalicelib.storage import MessageModel, RunModel
@@ -50,6 +51,8 @@ DISPATCH_GRACE = timedelta(minutes=15)
 RETENTION = timedelta(days=30)
 DEFAULT_RETRY = {"max_attempts": 1, "initial_seconds": 1.0, "multiplier": 2.0, "max_seconds": 900}
 CANCEL_POLL_SECONDS = 0.5
+#: What a step is given (the rest, status, result and times, is what became of it).
+STEP_INPUTS = ("task", "target", "args", "kwargs")
 #: The top-level fields that describe how a run (or its last attempt) ended: an outcome write
 #: sets those it has and removes the rest, so nothing of an earlier attempt stays on top.
 OUTCOME_FIELDS = ("result", "exc", "error", "traceback", "reason", "retry_at")
@@ -280,21 +283,24 @@ class Executor:
                     return self._cancelled(run, steps, "cancelled between steps")
             if time.monotonic() >= deadline:
                 return self._timed_out(run, steps, f"no time left before step {index}")
-            definition = self._registry.get(step.get("task", ""))
+            work = self._work(step)
             step["status"], step["started_at"] = RUNNING, format_instant(self._clock())
-            if definition is None:
+            if isinstance(work, tuple):
                 step["status"] = FAILED
+                return self._failed(run, steps, *work, "", retry=False)
+            context = TaskContext(run, index, previous, deadline, self._clock)
+            try:
+                result = work(context)
+            except targets.TargetFailed as error:  # the call's answer decides whether to retry
+                step["status"], step["ended_at"] = FAILED, format_instant(self._clock())
                 return self._failed(
                     run,
                     steps,
-                    "TaskNotRegistered",
-                    f"task {step.get('task')!r} is not registered",
+                    type(error).__name__,
+                    str(error)[:MESSAGE_LIMIT],
                     "",
-                    retry=False,
+                    retry=error.retryable,
                 )
-            context = TaskContext(run, index, previous, deadline, self._clock)
-            try:
-                result = definition.func(context, *step.get("args", []), **step.get("kwargs", {}))
             except Exception as error:  # the task's failure is data, not ours
                 step["status"], step["ended_at"] = FAILED, format_instant(self._clock())
                 return self._failed(
@@ -313,6 +319,21 @@ class Executor:
             if time.monotonic() > deadline:
                 return self._timed_out(run, steps, f"step {index} ran past the timeout")
         return self._succeeded(run, steps, cap_result(previous))
+
+    def _work(self, step: dict[str, Any]) -> Callable[[TaskContext], Any] | tuple[str, str]:
+        """What a step calls with its context: a registered task with its arguments, or a
+        target type with its spec; else ``(exc, message)`` saying why it cannot run."""
+        if "target" in step:
+            spec = step["target"] or {}
+            target_type = targets.get(spec.get("type", ""))
+            if target_type is None:
+                return "TargetNotRegistered", f"target type {spec.get('type')!r} is not registered"
+            return lambda context: target_type.call(context, spec)
+        definition = self._registry.get(step.get("task", ""))
+        if definition is None:
+            return "TaskNotRegistered", f"task {step.get('task')!r} is not registered"
+        args, kwargs = step.get("args", []), step.get("kwargs", {})
+        return lambda context: definition.func(context, *args, **kwargs)
 
     def _boundary(self, run: RunModel, steps: list[dict[str, Any]]) -> bool | None:
         """Record step progress; True if a cancel is requested, None if the run is not ours."""
@@ -504,7 +525,7 @@ def _outcome(values: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
 
 
 def _reset(step: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in step.items() if k in ("task", "args", "kwargs")}
+    return {k: v for k, v in step.items() if k in STEP_INPUTS}
 
 
 def _conditional(error: Exception) -> bool:

@@ -19,7 +19,7 @@ from chalicelib import storage
 from chalicelib.execution import RETENTION, RUNNING, SKIPPED, lease_shard, lease_until, put_new
 from chalicelib.handoff import WINDOW, plan_fires, send_fire
 from chalicelib.ids import fire_run_id
-from chalicelib.jobs import JobService, spec_of
+from chalicelib.jobs import JobService, job_steps, spec_of
 from chalicelib.queues import QueueGateway
 from chalicelib.runs import running_run
 from chalicelib.schedules.eventbridge import recurring_delivery
@@ -106,7 +106,7 @@ class Firing:
             job_id=job_id,
             job_key=f"{tenant}#{job_id}",
             task=job.task,
-            steps=[{"task": job.task, "args": job.args or [], "kwargs": job.kwargs or {}}],
+            steps=job_steps(job),
             data=job.data,
             status=RUNNING,
             queue=job.queue,
@@ -197,9 +197,7 @@ class Firing:
             job_id=job_id,
             job_key=f"{tenant}#{job_id}",
             task=job.task if job else None,
-            steps=[{"task": job.task, "args": job.args or [], "kwargs": job.kwargs or {}}]
-            if job
-            else [],
+            steps=job_steps(job) if job else [],
             status=SKIPPED,
             trigger=Trigger.SCHEDULE,
             scheduled_time=scheduled_time,

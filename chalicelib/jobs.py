@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import handoff, schedules, storage
+from chalicelib import handoff, schedules, storage, targets
 from chalicelib.auth import Principal
 from chalicelib.errors import (
     Conflict,
@@ -39,7 +39,7 @@ from chalicelib.settings import Settings
 from chalicelib.storage import JobModel, JobNameModel, cursors
 from chalicelib.storage.bookkeeping import update_job
 from chalicelib.tasks import TaskRegistry
-from chalicelib.vocabulary import Overlap
+from chalicelib.vocabulary import Overlap, Queue
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,7 @@ EDITABLE_FIELDS = (
     "name",
     "description",
     "task",
+    "target",
     "args",
     "kwargs",
     "data",
@@ -89,6 +90,13 @@ def get_job(tenant: str, job_id: str) -> JobModel:
         return JobModel.get(tenant, job_id, consistent_read=True)
     except DoesNotExist:
         raise NotFound(f"job {job_id!r} does not exist", {"id": job_id}) from None
+
+
+def job_steps(job: JobModel) -> list[dict[str, Any]]:
+    """The steps a run of ``job`` executes: its target, or its task with its arguments."""
+    if job.target is not None:
+        return [{"target": job.target}]
+    return [{"task": job.task, "args": job.args or [], "kwargs": job.kwargs or {}}]
 
 
 def parse_schedule(
@@ -227,6 +235,13 @@ class JobService:
         schedule form (crontab, schedule, interval, due_time are mutually exclusive)."""
         old = self._expect_version(self.get_for_change(tenant, job_id, actor), version)
         values = self.values_of(old)
+        # A job runs a task or calls a target: sending one replaces the other.
+        if changes.get("target") is not None and "task" not in changes:
+            for name in ("task", "args", "kwargs"):
+                if name not in changes:
+                    values.pop(name, None)
+        if changes.get("task") is not None and "target" not in changes:
+            values.pop("target", None)
         if any(changes.get(name) is not None for name in ("crontab", "schedule", "interval")):
             for name in ("crontab", "schedule", "interval"):
                 values.pop(name, None)
@@ -316,6 +331,7 @@ class JobService:
             "name": job.name,
             "description": job.description,
             "task": job.task,
+            "target": job.target,
             "args": job.args,
             "kwargs": job.kwargs,
             "data": job.data,
@@ -335,14 +351,28 @@ class JobService:
         now: datetime,
         previous: JobModel | None = None,
     ) -> None:
-        task = values.get("task")
-        definition = self._registry.get(task) if isinstance(task, str) else None
-        if definition is None:
-            known = ", ".join(t.name for t in self._registry.all() if t.schedulable)
-            raise InvalidRequest("task", f"{task!r} is not a registered task (known: {known})")
-        if not definition.schedulable:
-            raise InvalidRequest("task", f"{task!r} cannot be scheduled")
-        definition.check_arguments(values.get("args") or [], values.get("kwargs") or {})
+        task, target = values.get("task"), values.get("target")
+        timeout = int(values.get("timeout_seconds") or 300)
+        if task is not None and target is not None:
+            raise InvalidRequest("target", "give task or target, not both")
+        if target is not None:
+            if values.get("args") or values.get("kwargs"):
+                raise InvalidRequest(
+                    "args" if values.get("args") else "kwargs", "a target takes no arguments"
+                )
+            target = targets.check(target, job.tenant, timeout)
+            default_queue = Queue.DEFAULT.value
+        else:
+            definition = self._registry.get(task) if isinstance(task, str) else None
+            if definition is None:
+                known = ", ".join(t.name for t in self._registry.all() if t.schedulable)
+                if task is None:
+                    raise InvalidRequest("task", f"is required, or target (tasks: {known})")
+                raise InvalidRequest("task", f"{task!r} is not a registered task (known: {known})")
+            if not definition.schedulable:
+                raise InvalidRequest("task", f"{task!r} cannot be scheduled")
+            definition.check_arguments(values.get("args") or [], values.get("kwargs") or {})
+            default_queue = definition.queue
         schedule_input = {k: values[k] for k in SCHEDULE_FIELDS if values.get(k) is not None}
         if previous is not None and previous.schedule_input == schedule_input:
             # Unchanged input keeps its resolved spec: "30s" stays the instant it meant, and an
@@ -355,14 +385,15 @@ class JobService:
         job.name = values["name"]
         job.description = values.get("description") or ""
         job.task = task
+        job.target = target
         job.args = list(values.get("args") or [])
         job.kwargs = dict(values.get("kwargs") or {})
         job.data = values.get("data")
         job.enabled = values.get("enabled", True) is not False
-        job.queue = values.get("queue") or definition.queue
+        job.queue = values.get("queue") or default_queue
         job.overlap = values.get("overlap") or Overlap.ALLOW
         job.retry = values.get("retry")
-        job.timeout_seconds = int(values.get("timeout_seconds") or 300)
+        job.timeout_seconds = timeout
         job.schedule_input = schedule_input
         job.spec = spec.to_dict()
         job.updated_at = now

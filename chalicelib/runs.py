@@ -11,6 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError, DoesNotExist, PynamoDBException, UpdateError
 
+from chalicelib import targets
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceUnavailable
 from chalicelib.execution import (
@@ -20,6 +21,7 @@ from chalicelib.execution import (
     RETENTION,
     RUNNING,
     SKIPPED,
+    STEP_INPUTS,
     TIMED_OUT,
     _conditional,
     dispatch_lease,
@@ -27,13 +29,13 @@ from chalicelib.execution import (
     utcnow,
 )
 from chalicelib.ids import is_id, new_id
-from chalicelib.jobs import get_job
+from chalicelib.jobs import get_job, job_steps
 from chalicelib.parameters import answers_to_kwargs
 from chalicelib.queues import MAX_DELAY, QueueGateway, delay_until
 from chalicelib.storage import JobModel, MessageModel, RunModel, cursors
 from chalicelib.storage.bookkeeping import update_job
 from chalicelib.tasks import TaskRegistry
-from chalicelib.vocabulary import Overlap, RunStatus, Trigger
+from chalicelib.vocabulary import Overlap, Queue, RunStatus, Trigger
 
 log = logging.getLogger(__name__)
 MAX_STEPS = 50
@@ -53,27 +55,59 @@ def steps_of(
     steps: list[Mapping[str, Any]] | None,
     args: list[Any] | None,
     kwargs: Mapping[str, Any] | None,
+    target: Mapping[str, Any] | None = None,
+    *,
+    tenant: str | None = None,
+    timeout_seconds: float | None = None,
 ) -> list[dict[str, Any]]:
-    """Normalise a single task or a step list into steps, each naming a registered task."""
-    if (task is None) == (not steps):
-        raise InvalidRequest("task", "give either task or steps")
-    if task is not None:
+    """Normalise a single task, a target or a step list into steps, each naming a registered
+    task (with arguments it can be called with) or holding a valid target (admitted by the
+    ``tenant``'s settings when given)."""
+    given = [name for name, value in (("task", task), ("target", target)) if value is not None]
+    if steps:
+        given.append("steps")
+    if len(given) > 1:
+        both = " and ".join(given)
+        field = "target" if "target" in given else "task"
+        raise InvalidRequest(field, f"give one of task, target or steps, not {both}")
+    if not given:
+        raise InvalidRequest("task", "give one of task, target or steps")
+    if target is not None:
+        if args or kwargs:
+            raise InvalidRequest("args" if args else "kwargs", "a target takes no arguments")
+        raw: list[dict[str, Any]] = [{"target": target}]
+        labels = ["target"]
+    elif task is not None:
         raw = [{"task": task, "args": list(args or []), "kwargs": dict(kwargs or {})}]
         labels = ["task"]
     else:
         assert steps is not None
         if len(steps) > MAX_STEPS:
             raise InvalidRequest("steps", f"has {len(steps)} steps; at most {MAX_STEPS}")
-        raw = [
-            {
-                "task": s.get("task"),
-                "args": list(s.get("args") or []),
-                "kwargs": dict(s.get("kwargs") or {}),
-            }
-            for s in steps
-        ]
-        labels = [f"steps.{i}.task" for i in range(len(raw))]
+        raw, labels = [], []
+        for i, s in enumerate(steps):
+            if s.get("target") is not None:
+                if s.get("task") is not None:
+                    raise InvalidRequest(f"steps.{i}.target", "give task or target, not both")
+                raw.append({"target": s["target"]})
+                labels.append(f"steps.{i}.target")
+                continue
+            raw.append(
+                {
+                    "task": s.get("task"),
+                    "args": list(s.get("args") or []),
+                    "kwargs": dict(s.get("kwargs") or {}),
+                }
+            )
+            labels.append(f"steps.{i}.task")
     for label, step in zip(labels, raw, strict=True):
+        if "target" in step:
+            try:
+                step["target"] = targets.check(step["target"], tenant, timeout_seconds)
+            except InvalidRequest as error:  # name the step: steps.1.target.url
+                field = error.field.replace("target", label, 1)
+                raise InvalidRequest(field, error.rule) from None
+            continue
         if not isinstance(step["task"], str) or registry.get(step["task"]) is None:
             known = ", ".join(t.name for t in registry.all())
             raise InvalidRequest(
@@ -123,7 +157,8 @@ class RunService:
             run_at = now + timedelta(seconds=delay_seconds)
         if run_at is not None and run_at - now > MAX_LEAD:
             raise InvalidRequest("run_at", "is more than 7 days away; schedule a job instead")
-        queue = queue or self._registry.get(steps[0]["task"]).queue  # type: ignore[union-attr]
+        first = steps[0].get("task")
+        queue = queue or (self._registry.get(first).queue if first else Queue.DEFAULT.value)  # type: ignore[union-attr]
         run_id = new_id()
         shard, deadline = dispatch_lease(run_id, max(run_at or now, now))
         run = RunModel(
@@ -131,7 +166,7 @@ class RunService:
             run_id,
             job_id=job.job_id if job else None,
             job_key=f"{tenant}#{job.job_id}" if job else None,
-            task=steps[0]["task"],
+            task=steps[0].get("task"),
             steps=steps,
             data=data,
             status=QUEUED,
@@ -179,15 +214,15 @@ class RunService:
         InvalidRequest naming ``questions`` and the parameter before anything is written);
         ``labels`` are kept on the run for the face that sent them."""
         job = get_job(tenant, job_id)
-        kwargs = job.kwargs or {}
+        steps = job_steps(job)
         if answers is not None:
             task = self._registry.get(job.task) if job.task else None
             if task is None and answers:
                 raise InvalidRequest("questions", "this workflow asks no questions")
             if task is not None:
-                kwargs = answers_to_kwargs(task, kwargs, answers, "questions")
+                kwargs = answers_to_kwargs(task, job.kwargs or {}, answers, "questions")
                 task.check_arguments(job.args or [], kwargs)
-        steps = [{"task": job.task, "args": job.args or [], "kwargs": kwargs}]
+                steps = [{**steps[0], "kwargs": kwargs}]
         running = running_run(tenant, job.job_id) if job.overlap == Overlap.SKIP else None
         if running is not None:
             now = self._clock()
@@ -447,7 +482,7 @@ class RunService:
                     RunModel.lease_expires_at.set(deadline),
                     RunModel.trigger.set(Trigger.RETRY),
                     RunModel.steps.set(
-                        [{k: s[k] for k in ("task", "args", "kwargs") if k in s} for s in run.steps]
+                        [{k: s[k] for k in STEP_INPUTS if k in s} for s in run.steps]
                     ),
                     RunModel.ended_at.remove(),
                     RunModel.retry_at.remove(),

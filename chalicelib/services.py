@@ -14,6 +14,7 @@ from chalicelib.runs import RunService
 from chalicelib.scheduler import SchedulerGateway
 from chalicelib.settings import get_settings, reset_settings
 from chalicelib.tasks import registry
+from chalicelib.tenants import TenantService
 from chalicelib.worker import Worker
 
 
@@ -49,6 +50,12 @@ def keys() -> KeyService:
 
 
 @lru_cache(maxsize=1)
+def tenants() -> TenantService:
+    storage.bind(get_settings())
+    return TenantService()
+
+
+@lru_cache(maxsize=1)
 def executor() -> Executor:
     storage.bind(get_settings())
     return Executor(registry, queues())
@@ -63,7 +70,7 @@ def worker() -> Worker:
 
 def reset() -> None:
     """Drop every cached setting, client and service (tests, local runtime restarts)."""
-    for cached in (queues, scheduler, job_service, run_service, keys, executor, worker):
+    for cached in (queues, scheduler, job_service, run_service, keys, tenants, executor, worker):
         cached.cache_clear()
     aws.client.cache_clear()
     reset_settings()

@@ -26,6 +26,7 @@ class Settings:
     runs_table: str
     messages_table: str
     keys_table: str
+    tenants_table: str
     queue_prefix: str
     failed_queue: str
     schedule_group: str
@@ -43,6 +44,12 @@ class Settings:
     dapr_allowed_hosts: frozenset[str]
     #: Sent to the app as ``dapr-api-token`` on delivery, as Dapr sends its APP_API_TOKEN.
     dapr_app_api_token: str = ""
+    #: Hosts every tenant's HTTP targets may call, on top of each tenant's own list
+    #: (``BEATLESS_HTTP_ALLOWED_HOSTS``: ``api.example.com,*.example.org``; ``*``: any host).
+    http_allowed_hosts: frozenset[str] = frozenset()
+    #: Address kinds an HTTP target may reach (``BEATLESS_ALLOW_PRIVATE_TARGETS``: ``loopback``,
+    #: ``private``, ``link-local``, comma-separated, or ``all``); none unless configured.
+    allow_private_targets: frozenset[str] = frozenset()
 
     def queue_name(self, queue: str) -> str:
         """The SQS queue behind a beatless queue (``high``, ``default``, ``low``)."""
@@ -79,6 +86,7 @@ def get_settings() -> Settings:
         runs_table=env("BEATLESS_RUNS_TABLE", f"{prefix}runs"),
         messages_table=env("BEATLESS_MESSAGES_TABLE", f"{prefix}messages"),
         keys_table=env("BEATLESS_KEYS_TABLE", f"{prefix}keys"),
+        tenants_table=env("BEATLESS_TENANTS_TABLE", f"{prefix}tenants"),
         queue_prefix=env("BEATLESS_QUEUE_PREFIX", "beatless-"),
         failed_queue=env("BEATLESS_FAILED_QUEUE", "beatless-failed"),
         schedule_group=env("BEATLESS_SCHEDULE_GROUP", "beatless"),
@@ -105,6 +113,8 @@ def get_settings() -> Settings:
             if host.strip()
         ),
         dapr_app_api_token=env("BEATLESS_DAPR_APP_API_TOKEN", ""),
+        http_allowed_hosts=_words(env("BEATLESS_HTTP_ALLOWED_HOSTS", "")),
+        allow_private_targets=_words(env("BEATLESS_ALLOW_PRIVATE_TARGETS", "")),
         version=env("BEATLESS_VERSION", "0.1.0"),
     )
 
@@ -116,6 +126,11 @@ def _json_object(text: str) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _words(text: str) -> frozenset[str]:
+    """A comma-separated setting as a set of lower-case words."""
+    return frozenset(word.strip().lower() for word in text.split(",") if word.strip())
 
 
 def reset_settings() -> None:

@@ -172,7 +172,12 @@ class JobIn(ScheduleFields):
     """A job as POST and PUT take it. Read-only fields of a GET body are accepted and ignored."""
 
     name: Name
-    task: str = Field(min_length=1, max_length=200)
+    task: str | None = Field(None, min_length=1, max_length=200, description="a registered task")
+    target: dict[str, Any] | None = Field(
+        None,
+        description='work that needs no code, instead of task: {"type": "http", "url": ...} '
+        "(see docs/targets.md); give task or target",
+    )
     description: str = Field("", max_length=2000)
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -265,7 +270,8 @@ class JobOut(BaseModel):
     id: str
     name: str
     description: str
-    task: str
+    task: str | None
+    target: dict[str, Any] | None = None
     args: list[Any]
     kwargs: dict[str, Any]
     data: Any = None
@@ -333,7 +339,12 @@ class ErrorOut(BaseModel):
 
 class StepIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    task: str = Field(min_length=1, max_length=200)
+    task: str | None = Field(None, min_length=1, max_length=200)
+    target: dict[str, Any] | None = Field(
+        None,
+        description='work that needs no code, instead of task: {"type": "http", "url": ...} '
+        "(see docs/targets.md); give task or target",
+    )
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
@@ -343,6 +354,11 @@ class TaskIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
     task: str | None = Field(None, min_length=1, max_length=200)
+    target: dict[str, Any] | None = Field(
+        None,
+        description='work that needs no code, instead of task: {"type": "http", "url": ...} '
+        "(see docs/targets.md); give task or target",
+    )
     steps: list[StepIn] | None = Field(None, min_length=1, max_length=50)
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
@@ -355,9 +371,10 @@ class TaskIn(BaseModel):
 
 
 class StepOut(BaseModel):
-    task: str
-    args: list[Any]
-    kwargs: dict[str, Any]
+    task: str | None = None
+    target: dict[str, Any] | None = None
+    args: list[Any] = Field(default_factory=list)
+    kwargs: dict[str, Any] = Field(default_factory=dict)
     status: str | None = None
     result: Any = None
     started_at: str | None = None
@@ -376,6 +393,7 @@ class RunOut(BaseModel):
     id: str
     job_id: str | None
     task: str | None
+    target: dict[str, Any] | None = Field(None, description="the first step's target, if any")
     steps: list[StepOut]
     data: Any = None
     status: Literal[tuple(s.value for s in RunStatus)]  # type: ignore[valid-type]
@@ -434,3 +452,27 @@ class KeyOut(BaseModel):
 
 class KeyList(BaseModel):
     items: list[KeyOut]
+
+
+class SecretOut(BaseModel):
+    secret: str
+    created_at: str | None
+    expires_at: str | None = Field(description="null for the current secret")
+
+
+class SigningSecretOut(BaseModel):
+    """The secrets that sign HTTP target deliveries now: the current one first."""
+
+    secrets: list[SecretOut]
+
+
+class AllowedHostsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    hosts: list[str] = Field(
+        max_length=100, description="host names, *.domain for its subdomains, or * for any host"
+    )
+
+
+class AllowedHostsOut(BaseModel):
+    hosts: list[str] = Field(description="the tenant's own list, which its admins manage")
+    deployment: list[str] = Field(description="hosts the deployment allows every tenant")

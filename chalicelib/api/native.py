@@ -57,6 +57,7 @@ def job_out(job: Job) -> dict[str, Any]:
         name=job.name,
         description=job.description or "",
         task=job.task,
+        target=job.target,
         args=job.args or [],
         kwargs=job.kwargs or {},
         data=job.data,
@@ -234,6 +235,7 @@ def run_out(run: Run) -> dict[str, Any]:
         id=run.run_id,
         job_id=run.job_id,
         task=run.task,
+        target=(run.steps or [{}])[0].get("target"),
         steps=run.steps or [],
         data=run.data,
         status=run.status,
@@ -328,6 +330,9 @@ def submit_task() -> Response:
         [s.model_dump() for s in body.steps] if body.steps else None,
         body.args,
         body.kwargs,
+        body.target,
+        tenant=me().tenant,
+        timeout_seconds=body.timeout_seconds,
     )
     run = services.run_service().submit(
         me().tenant,
@@ -444,6 +449,69 @@ def list_keys() -> dict[str, Any]:
 def revoke_key(key_id: str) -> Response:
     services.keys().revoke(me().tenant, key_id)
     return Response(status_code=204, body="")
+
+
+def _secrets_out(found: list[Any]) -> dict[str, Any]:
+    return models.SigningSecretOut(
+        secrets=[
+            models.SecretOut(
+                secret=s.secret,
+                created_at=_instant(s.created_at),
+                expires_at=_instant(s.expires_at),
+            )
+            for s in found
+        ]
+    ).model_dump()
+
+
+@_route(
+    "/signing-secret",
+    "GET",
+    summary="The secrets that sign your HTTP targets' deliveries (made on first use)",
+    response=models.SigningSecretOut,
+    access="admin",
+)
+def get_signing_secret() -> dict[str, Any]:
+    return _secrets_out(services.tenants().signing_secrets(me().tenant))
+
+
+@_route(
+    "/signing-secret/rotate",
+    "POST",
+    summary="A new signing secret; the previous one keeps signing for 24 hours",
+    response=models.SigningSecretOut,
+    access="admin",
+)
+def rotate_signing_secret() -> dict[str, Any]:
+    return _secrets_out(services.tenants().rotate(me().tenant))
+
+
+def _hosts_out(hosts: list[str]) -> dict[str, Any]:
+    deployment = sorted(get_settings().http_allowed_hosts)
+    return models.AllowedHostsOut(hosts=hosts, deployment=deployment).model_dump()
+
+
+@_route(
+    "/allowed-hosts",
+    "GET",
+    summary="Hosts your HTTP targets may call",
+    response=models.AllowedHostsOut,
+)
+def get_allowed_hosts() -> dict[str, Any]:
+    return _hosts_out(services.tenants().allowed_hosts(me().tenant))
+
+
+@_route(
+    "/allowed-hosts",
+    "PUT",
+    summary="Replace your tenant's list of hosts HTTP targets may call",
+    request=models.AllowedHostsIn,
+    response=models.AllowedHostsOut,
+    access="admin",
+)
+def put_allowed_hosts() -> dict[str, Any]:
+    body = parse_body(bp, models.AllowedHostsIn)
+    return _hosts_out(services.tenants().set_allowed_hosts(me().tenant, list(body.hosts)))
 
 
 def _run_location(run: Run) -> dict[str, str]:

@@ -19,7 +19,7 @@ from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 from pydantic_core import PydanticCustomError
 
-from chalicelib import services
+from chalicelib import services, targets
 from chalicelib.api import masks
 from chalicelib.api.errors import http_status
 from chalicelib.api.models import UnpaddedName
@@ -204,7 +204,7 @@ def job_out(job: Job) -> dict[str, Any]:
         id=job.job_id,
         name=job.name,
         description=job.description or None,
-        task=job.task,
+        task=job.task or targets.label(job.target),
         crontab={f: str(crontab.get(f, "*")) for f in CRONTAB_FIELDS}
         if crontab is not None
         else None,

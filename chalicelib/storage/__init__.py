@@ -13,6 +13,7 @@ from chalicelib.storage.models import (
     JobNameModel,
     MessageModel,
     RunModel,
+    TenantModel,
 )
 
 _TABLE_SETTING = {
@@ -21,6 +22,7 @@ _TABLE_SETTING = {
     RunModel: "runs_table",
     MessageModel: "messages_table",
     ApiKeyModel: "keys_table",
+    TenantModel: "tenants_table",
 }
 
 
@@ -60,6 +62,7 @@ __all__ = [
     "MessageModel",
     "Model",
     "RunModel",
+    "TenantModel",
     "bind",
     "connection",
     "create_tables",

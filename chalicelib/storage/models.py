@@ -12,6 +12,7 @@ Access patterns (no Scan anywhere on a request path):
 - messages: a run's log = Query on ``run_key`` (tenant#run), one item per message, so a long
   log never meets DynamoDB's 400 KB item limit.
 - keys: get by key hash (the authorizer's only lookup); a tenant's keys = ``by-tenant`` index.
+- tenants: a tenant's settings (signing secret, allowed hosts) = get by tenant.
 Table names, region and endpoint are bound at first use by ``storage.bind`` (never at import).
 """
 
@@ -48,7 +49,8 @@ class JobModel(Model):
     job_id = UnicodeAttribute(range_key=True)
     name = UnicodeAttribute()
     description = UnicodeAttribute(default="")
-    task = UnicodeAttribute()
+    task = UnicodeAttribute(null=True)  # a registered task, or null when ``target`` is set
+    target = JSONAttribute(null=True)  # {"type": "http", ...}: work that needs no code
     args = JSONAttribute(default=list)
     kwargs = JSONAttribute(default=dict)
     data = JSONAttribute(null=True)
@@ -136,7 +138,8 @@ class RunModel(Model):
     job_id = UnicodeAttribute(null=True)
     job_key = UnicodeAttribute(null=True)  # "tenant#job_id", the by-job index key
     task = UnicodeAttribute(null=True)  # the first step's task, for filters and display
-    steps = JSONAttribute(default=list)  # [{task, args, kwargs, status, result, ...}]
+    #: [{task, args, kwargs, status, result, ...}]; a target step holds ``target`` for ``task``
+    steps = JSONAttribute(default=list)
     data = JSONAttribute(null=True)
     status = UnicodeAttribute(default="QUEUED")
     attempt = NumberAttribute(default=1)
@@ -207,10 +210,27 @@ class ApiKeyModel(Model):
     by_tenant = KeysByTenantIndex()
 
 
+class TenantModel(Model):
+    """A tenant's settings: the HTTP targets' signing secret (the current one, and the previous
+    one while it stays valid after a rotation) and the hosts its HTTP targets may call. Created
+    on first use; get by tenant is its only access pattern."""
+
+    class Meta(_Meta):
+        table_name = "beatless-tenants"
+
+    tenant = UnicodeAttribute(hash_key=True)
+    signing_secret = UnicodeAttribute(null=True)
+    signing_created_at = UTCDateTimeAttribute(null=True)
+    previous_secret = UnicodeAttribute(null=True)
+    previous_expires_at = UTCDateTimeAttribute(null=True)
+    allowed_hosts = JSONAttribute(null=True)  # ["api.example.com", "*.example.org"]
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     JobModel,
     JobNameModel,
     RunModel,
     MessageModel,
     ApiKeyModel,
+    TenantModel,
 )

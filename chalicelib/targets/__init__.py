@@ -1,12 +1,16 @@
-"""Targets: work that needs no code (an HTTP endpoint, an AWS service), called by the worker."""
+"""Targets: work that needs no code (an HTTP endpoint, an AWS service), called by the worker.
 
-from chalicelib.targets import aws
+Importing this package registers every type: each module below registers its own."""
+
+from chalicelib.targets import aws, http
 from chalicelib.targets.base import (
     PLACEHOLDERS,
     TargetContext,
     TargetFailed,
     TargetType,
+    check,
     get,
+    label,
     names,
     register,
     render,
@@ -18,7 +22,10 @@ __all__ = [
     "TargetFailed",
     "TargetType",
     "aws",
+    "check",
     "get",
+    "http",
+    "label",
     "names",
     "register",
     "render",

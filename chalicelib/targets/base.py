@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from chalicelib.errors import InvalidRequest
+
 
 class TargetContext(Protocol):
     """The part of a task's context a target call uses (``execution.TaskContext`` has it)."""
@@ -39,11 +41,16 @@ class TargetFailed(Exception):
 class TargetType:
     """``validate(spec)`` returns the spec normalised (defaults filled in) or raises
     ``errors.InvalidRequest`` naming the field under ``target.``; ``call(ctx, spec)`` performs
-    the call and returns the result recorded on the run, or raises ``TargetFailed``."""
+    the call and returns the result recorded on the run, or raises ``TargetFailed``.
+
+    ``admit(tenant, spec)``, optional, checks what depends on the tenant's settings (an HTTP
+    target's host on the tenant's allow-list) when a job or run is made; ``validate`` stays a
+    pure function of the spec."""
 
     name: str
     validate: Callable[[Mapping[str, Any]], dict[str, Any]]
     call: Callable[[TargetContext, Mapping[str, Any]], Any]
+    admit: Callable[[str, Mapping[str, Any]], None] | None = None
 
 
 _TYPES: dict[str, TargetType] = {}
@@ -62,6 +69,39 @@ def get(name: str) -> TargetType | None:
 
 def names() -> tuple[str, ...]:
     return tuple(sorted(_TYPES))
+
+
+def check(
+    spec: Any, tenant: str | None = None, timeout_seconds: float | None = None
+) -> dict[str, Any]:
+    """A job's or run's ``target`` checked and normalised: an object whose ``type`` is a
+    registered type, valid for that type (and, given ``tenant``, admitted by its settings).
+    A ``timeout_seconds`` in the spec may not exceed the run's own timeout."""
+    if not isinstance(spec, Mapping):
+        raise InvalidRequest("target", "must be an object with a type")
+    kind = spec.get("type")
+    target_type = get(kind) if isinstance(kind, str) else None
+    if target_type is None:
+        raise InvalidRequest(
+            "target.type", f"{kind!r} is not a target type (known: {', '.join(names())})"
+        )
+    normalised = target_type.validate(spec)
+    normalised["type"] = target_type.name
+    limit = normalised.get("timeout_seconds")
+    if timeout_seconds is not None and isinstance(limit, (int, float)) and limit > timeout_seconds:
+        raise InvalidRequest(
+            "target.timeout_seconds",
+            f"{limit} is more than the run's timeout_seconds ({timeout_seconds})",
+        )
+    if tenant is not None and target_type.admit is not None:
+        target_type.admit(tenant, normalised)
+    return normalised
+
+
+def label(spec: Any) -> str:
+    """A target as a one-word name, where a face shows a task name (``target:http``)."""
+    kind = spec.get("type") if isinstance(spec, Mapping) else None
+    return f"target:{kind or 'unknown'}"
 
 
 #: Context attributes a payload may hold, replaced in every string of it at call time. The

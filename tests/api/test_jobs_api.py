@@ -417,6 +417,9 @@ def test_openapi_document_is_valid_and_covers_every_route(client):
         "/v1/tasks/{run_id}/retry",
         "/v1/keys",
         "/v1/keys/{key_id}",
+        "/v1/signing-secret",
+        "/v1/signing-secret/rotate",
+        "/v1/allowed-hosts",
     }
     post = document["paths"]["/v1/jobs"]["post"]
     assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/JobIn")
