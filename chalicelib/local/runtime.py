@@ -136,6 +136,9 @@ def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     moto_port = int(os.environ.get("MOTO_PORT", "5000"))
     os.environ.update(_local_aws_env(moto_port))
+    # HTTP targets may call servers on this machine (docs/targets.md); a deploy never does.
+    os.environ.setdefault("BEATLESS_ALLOW_PRIVATE_TARGETS", "loopback")
+    os.environ.setdefault("BEATLESS_HTTP_ALLOWED_HOSTS", "localhost,127.0.0.1")
 
     from moto.server import ThreadedMotoServer
 
