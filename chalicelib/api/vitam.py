@@ -29,7 +29,7 @@ from typing import Any, Literal
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from chalicelib import services
+from chalicelib import services, targets
 from chalicelib.api.errors import http_status
 from chalicelib.api.routing import (
     AWS_ERRORS,
@@ -350,7 +350,7 @@ def task_out(run: Run) -> dict[str, Any]:
         keys = declared[index] if index < len(declared) else None
         actions.append(
             {
-                "action": step.get("task"),
+                "action": step.get("task") or targets.label(step.get("target")),
                 "arguments": step.get("kwargs", {}),
                 "results": _results(step.get("result"), keys) if "result" in step else None,
                 "status": ACTION_STATUS.get(step.get("status"), step.get("status")),

@@ -407,14 +407,15 @@ def test_patch_switches_a_job_between_task_and_target(local, receiver):
 
 def test_the_other_faces_show_a_target_backed_job(local, receiver):
     job = create(local, name="hooked", target=target(receiver), task=None)
-    fire(job)
+    run_id = fire(job)["run_id"]
     udata = local.get(f"/api/1/workers/jobs/{job['id']}")
     assert udata.status_code == 200 and udata.json_body["task"] == "target:http"
     assert local.get("/api/1/workers/jobs").status_code == 200
     assert local.get("/webapi/v3/workflows").status_code == 200
     assert local.get(f"/webapi/v3/workflows/{job['id']}/jobs").status_code == 200
-    vitam = local.get("/vitam/v1/tasks", headers={"X-Tenant-Id": "default"})
+    vitam = local.get(f"/vitam/v1/tasks/{run_id}", headers={"X-Tenant-Id": "default"})
     assert vitam.status_code == 200, vitam.json_body
+    assert "target:http" in json.dumps(vitam.json_body)
 
 
 def test_the_checked_address_is_the_one_connected_to(local, receiver, monkeypatch):
