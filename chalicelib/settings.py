@@ -44,6 +44,9 @@ class Settings:
     dapr_allowed_hosts: frozenset[str]
     #: Sent to the app as ``dapr-api-token`` on delivery, as Dapr sends its APP_API_TOKEN.
     dapr_app_api_token: str = ""
+    #: The OAuth2 tokens' server secret, given directly or as a Secrets Manager secret's ARN.
+    token_secret: str = ""
+    token_secret_arn: str = ""
     #: Hosts every tenant's HTTP targets may call, on top of each tenant's own list
     #: (``BEATLESS_HTTP_ALLOWED_HOSTS``: ``api.example.com,*.example.org``; ``*``: any host).
     http_allowed_hosts: frozenset[str] = frozenset()
@@ -113,6 +116,8 @@ def get_settings() -> Settings:
             if host.strip()
         ),
         dapr_app_api_token=env("BEATLESS_DAPR_APP_API_TOKEN", ""),
+        token_secret=env("BEATLESS_TOKEN_SECRET", ""),
+        token_secret_arn=env("BEATLESS_TOKEN_SECRET_ARN", ""),
         http_allowed_hosts=_words(env("BEATLESS_HTTP_ALLOWED_HOSTS", "")),
         allow_private_targets=_words(env("BEATLESS_ALLOW_PRIVATE_TARGETS", "")),
         version=env("BEATLESS_VERSION", "0.1.0"),

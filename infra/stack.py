@@ -17,6 +17,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -137,7 +138,18 @@ class BeatlessStack(Stack):
                 actions=["sqs:SendMessage"], resources=[self.scheduler_dlq.queue_arn]
             )
         )
+        # OAuth2 tokens (chalicelib/tokens.py) are MACed under this too, not only under the
+        # key's stored hash: reading the keys table is then not enough to mint a token.
+        self.token_secret = secretsmanager.Secret(
+            self,
+            "TokenSecret",
+            description="Server secret of beatless's OAuth2 bearer tokens",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, password_length=64
+            ),
+        )
         environment = {
+            "BEATLESS_TOKEN_SECRET_ARN": self.token_secret.secret_arn,
             "BEATLESS_SCHEDULE_GROUP": PREFIX,
             "BEATLESS_WORKER_ARN": worker_arn,
             "BEATLESS_SCHEDULER_ROLE_ARN": self.scheduler_role.role_arn,
@@ -281,6 +293,7 @@ class BeatlessStack(Stack):
             for queue in (*self.queues.values(), self.failed):
                 queue.grant_send_messages(role)
             self.scheduler_role.grant_pass_role(role)
+        self.token_secret.grant_read(self.chalice.get_role("ApiHandlerRole"))
         for queue, function in QUEUE_FUNCTIONS.items():
             self.queues[queue].grant_consume_messages(self.chalice.get_role(f"{function}Role"))
 

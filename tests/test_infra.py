@@ -147,6 +147,20 @@ def test_functions_get_every_setting_they_read(template):
         } <= set(variables), name
 
 
+def test_the_api_reads_the_generated_token_secret_and_no_other_function_does(template):
+    (secret_id,) = of_type(template, "AWS::SecretsManager::Secret")
+    functions = of_type(template, "AWS::Serverless::Function")
+    variables = functions["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert variables["BEATLESS_TOKEN_SECRET_ARN"] == {"Ref": secret_id}
+    readers = [
+        json.dumps(policy["Properties"]["Roles"])
+        for policy in of_type(template, "AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
+    ]
+    assert len(readers) == 1 and '"ApiHandlerRole"' in readers[0], readers
+
+
 def test_alarms_and_outputs(template):
     alarms = of_type(template, "AWS::CloudWatch::Alarm")
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
