@@ -139,9 +139,23 @@ class TenantService:
         return list(item.allowed_hosts or []) if item is not None else []
 
     def set_allowed_hosts(self, tenant: str, hosts: list[object]) -> list[str]:
-        """Replace the tenant's allow-list (one write of the list; the secret is untouched)."""
+        """Replace the tenant's allow-list: conditional on the list read just before (the
+        secret is untouched), so two admins' concurrent changes cannot interleave unseen."""
         if len(hosts) > MAX_HOSTS:
             raise InvalidRequest("hosts", f"has {len(hosts)} entries; at most {MAX_HOSTS}")
         normalised = sorted({normalise_host(h, f"hosts.{i}") for i, h in enumerate(hosts)})
-        TenantModel(tenant).update(actions=[TenantModel.allowed_hosts.set(normalised)])
+        item = self._get(tenant)
+        condition = (
+            TenantModel.allowed_hosts == item.allowed_hosts
+            if item is not None and item.allowed_hosts is not None
+            else TenantModel.allowed_hosts.does_not_exist()
+        )
+        try:
+            TenantModel(tenant).update(
+                actions=[TenantModel.allowed_hosts.set(normalised)], condition=condition
+            )
+        except UpdateError as error:
+            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+                raise Conflict("the allowed hosts changed concurrently; reload them") from None
+            raise
         return normalised
