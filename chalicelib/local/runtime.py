@@ -140,8 +140,11 @@ def main() -> int:
     os.environ.setdefault("BEATLESS_ALLOW_PRIVATE_TARGETS", "loopback")
     os.environ.setdefault("BEATLESS_HTTP_ALLOWED_HOSTS", "localhost,127.0.0.1")
 
+    from moto.core.config import default_user_config
     from moto.server import ThreadedMotoServer
 
+    # No Docker here: a lambda target's function answers with moto's echo of its payload.
+    default_user_config["lambda"]["use_docker"] = False
     moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
     moto.start()
     log.info("emulated AWS (moto) on http://%s:%d", host, moto_port)
