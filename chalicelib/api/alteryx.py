@@ -218,15 +218,22 @@ def job_out(run: Run, log: Any = None) -> dict[str, Any]:
     return body
 
 
-def _include_messages() -> bool:
-    """``includeMessages`` as generated clients send it: ``true``, ``True``, ``1``, or no value
-    at all (the seed: "can be left without a value"; absent means true)."""
-    raw = query_raw(bp, "includeMessages")
-    if raw is None or raw.strip().lower() in ("", "true", "1"):
+def _flag(name: str, absent: bool) -> bool:
+    """A boolean query parameter as generated clients send it: ``true``, ``True``, ``1``, or no
+    value at all (the seed: "can be left without a value"), which means true."""
+    raw = query_raw(bp, name)
+    if raw is None:
+        return absent
+    if raw.strip().lower() in ("", "true", "1"):
         return True
     if raw.strip().lower() in ("false", "0"):
         return False
-    raise InvalidRequest("includeMessages", f"{raw[:100]!r} must be true or false")
+    raise InvalidRequest(name, f"{raw[:100]!r} must be true or false")
+
+
+def _include_messages() -> bool:
+    """``includeMessages``: absent means true."""
+    return _flag("includeMessages", absent=True)
 
 
 @_route(
@@ -450,7 +457,7 @@ def _date(name: str) -> str | None:
 )
 def list_jobs() -> dict[str, Any]:
     me = principal(bp)
-    all_users = (query_raw(bp, "allUsers") or "").lower() in ("true", "1")
+    all_users = _flag("allUsers", absent=False)
     if all_users and not me.is_admin:
         raise Unauthorized(DENIED)
     priorities = {p.lower() for p in _csv("priorities")}
@@ -548,8 +555,8 @@ class WorkflowOut(BaseModel):
     packageWorkflowType: Literal["App", "Module", "Macro"]
 
 
-class WorkflowList(RootModel[list[ReducedWorkflowOut]]):
-    pass
+class WorkflowList(RootModel[list[ReducedWorkflowOut | WorkflowOut]]):
+    """``view=Default`` lists reduced views, ``view=Full`` full ones (the swagger's two)."""
 
 
 class QuestionItemOut(BaseModel):

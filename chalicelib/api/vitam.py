@@ -256,7 +256,12 @@ def _unsupported(path: str, methods: tuple[str, ...]) -> None:
                 raise MethodNotAllowed(f"{method} is not a method of {_prefix()}{path}")
             return target(**kwargs)  # type: ignore[no-any-return]
         except (BeatlessError, *AWS_ERRORS) as error:
-            return answer_error(vitam_error, error)
+            response = answer_error(vitam_error, error)
+            if isinstance(error, MethodNotAllowed):
+                response.headers["Allow"] = allowed  # RFC 9110 §15.5.6: a 405 names them
+            return response
+
+    allowed = ", ".join(sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - set(methods)))
 
     view.__name__ = "unsupported_" + re.sub(r"\W+", "_", path).strip("_")
     for blueprint, _ in BLUEPRINTS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -178,6 +179,22 @@ def test_workflows_are_listed_and_read_with_the_swaggers_fields(client):
     assert client.get(f"{BASE}/workflows/{'0' * 26}").status_code == 404
 
 
+def test_both_views_of_the_workflow_list_match_the_published_document(client):
+    """schemathesis ST108: ``view=Full`` answered full views where the document promised only
+    reduced ones."""
+    from jsonschema import Draft202012Validator
+
+    create(client, name="report")
+    document = client.get("/openapi/alteryx.json").json_body
+    schema = document["paths"]["/webapi/v3/workflows"]["get"]["responses"]["200"]["content"]
+    validator = Draft202012Validator(
+        {**schema["application/json"]["schema"], "components": document["components"]}
+    )
+    for view in ("Default", "Full"):
+        listed = client.get(f"{BASE}/workflows?view={view}").json_body
+        assert listed and not list(validator.iter_errors(listed)), view
+
+
 def test_workflow_jobs_lists_its_runs_newest_first(client):
     workflow = create(client)
     first, second = run_now(client, workflow["id"]), run_now(client, workflow["id"])
@@ -312,6 +329,9 @@ def test_the_job_listing_pages_and_filters(client, new_key):
     assert [j["jobId"] for j in everyone["data"]] == [theirs["id"]]
     assert [j["jobId"] for j in ann.get(f"{BASE}/jobs").json_body["data"]] == [theirs["id"]]
     assert ann.get(f"{BASE}/jobs?allUsers=true").status_code == 401
+    # a value that is not a boolean is refused, not read as false (schemathesis ST201)
+    refused = client.get(f"{BASE}/jobs?allUsers=null")
+    assert refused.status_code == 400 and "allUsers" in json.dumps(refused.json_body)
     assert client.get(f"{BASE}/jobs?sortField=Nope").status_code == 400
 
 

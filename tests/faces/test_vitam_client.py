@@ -279,6 +279,10 @@ def test_unsupported_methods_answer_in_vitams_error_shape(worker, client, method
     vitam_error(worker(method, "/tasks"), 405)
     vitam_error(worker(method, "/tasks/01m00000000000000000000000"), 405)
     vitam_error(worker(method, "/status"), 405)
+    # RFC 9110 §15.5.6: a 405 names the methods the resource serves (schemathesis ST204).
+    assert worker(method, "/tasks").headers["Allow"] == "GET, POST, PUT"
+    assert worker(method, "/tasks/01m00000000000000000000000").headers["Allow"] == "GET, PUT"
+    assert worker(method, "/status").headers["Allow"] == "GET"
     anonymous = client.as_key(None).request(method, f"{WORKER}/tasks", headers={})
     vitam_error(anonymous, 401)
 
