@@ -222,6 +222,8 @@ class Executor:
                 actions=[
                     RunModel.status.set(RUNNING),
                     RunModel.started_at.set(now),
+                    # its first step shows RUNNING from now on, in the same write
+                    RunModel.steps.set(_started(run.steps or [], 0, now)),
                     RunModel.lease_shard.set(lease_shard(run.run_id)),
                     RunModel.lease_expires_at.set(lease_until(now, run.timeout_seconds)),
                 ],
@@ -243,6 +245,7 @@ class Executor:
                 actions=[
                     RunModel.status.set(QUEUED),
                     RunModel.started_at.remove(),
+                    RunModel.steps.set([_reset(step) for step in run.steps or []]),
                     RunModel.lease_shard.set(shard),
                     RunModel.lease_expires_at.set(deadline),
                 ],
@@ -275,8 +278,11 @@ class Executor:
         deadline = time.monotonic() + budget
         previous: Any = None
         for index, step in enumerate(steps):
-            if index > 0:
-                state = self._boundary(run, steps)
+            begun = step.get("started_at") if step.get("status") == RUNNING else None
+            if index > 0:  # record the last step's end, and this one RUNNING while it runs
+                recorded = _started(steps, index, self._clock())
+                begun = recorded[index]["started_at"]
+                state = self._boundary(run, recorded)
                 if state is None:
                     return RUNNING
                 if state:
@@ -284,7 +290,7 @@ class Executor:
             if time.monotonic() >= deadline:
                 return self._timed_out(run, steps, f"no time left before step {index}")
             work = self._work(step)
-            step["status"], step["started_at"] = RUNNING, format_instant(self._clock())
+            step["status"], step["started_at"] = RUNNING, begun or format_instant(self._clock())
             if isinstance(work, tuple):
                 step["status"] = FAILED
                 return self._failed(run, steps, *work, "", retry=False)
@@ -411,6 +417,9 @@ class Executor:
     def _timed_out(
         self, run: RunModel, steps: list[dict[str, Any]], reason: str, exc: str = "TimedOut"
     ) -> str:
+        for step in steps:  # a step still RUNNING is the one the time ran out in
+            if step.get("status") == RUNNING:
+                step["status"] = TIMED_OUT
         ended = self._end(run, TIMED_OUT, steps, why=f"{exc}: {reason}", reason=reason)
         return TIMED_OUT if ended else RUNNING
 
@@ -521,6 +530,14 @@ def _outcome(values: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
         if values.get(name) is not None
         else getattr(RunModel, name).remove()
         for name in names
+    ]
+
+
+def _started(steps: list[dict[str, Any]], index: int, now: datetime) -> list[dict[str, Any]]:
+    """``steps`` with step ``index`` RUNNING since ``now``: what a reader sees while it runs."""
+    return [
+        {**step, "status": RUNNING, "started_at": format_instant(now)} if i == index else step
+        for i, step in enumerate(steps)
     ]
 
 

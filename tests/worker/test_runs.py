@@ -128,6 +128,26 @@ def test_cancel_running_run_stops_at_its_next_check(client):
     assert done["reason"] == "cancel requested while running"
 
 
+def test_the_step_that_is_running_reads_running_while_it_runs(client):
+    """A reader (Vitam's poll, the console) sees which step is running, not a pending one."""
+    run = submit(
+        client,
+        steps=[{"task": "sleep", "kwargs": {"seconds": 1}}] * 2,
+    )
+    worker = threading.Thread(target=drain)
+    worker.start()
+    seen: set[tuple[str, ...]] = set()
+    while worker.is_alive():
+        seen.add(tuple(str(step.get("status")) for step in get(client, run["id"])["steps"]))
+        time.sleep(0.05)
+    worker.join()
+    assert ("RUNNING", "None") in seen or ("RUNNING", "PENDING") in seen, seen
+    assert ("SUCCEEDED", "RUNNING") in seen, seen
+    done = get(client, run["id"])
+    assert [s["status"] for s in done["steps"]] == ["SUCCEEDED", "SUCCEEDED"]
+    assert all(s["started_at"] <= s["ended_at"] for s in done["steps"])
+
+
 def test_a_run_cancelled_during_its_last_step_never_ends_succeeded(client):
     run = submit(client, task="tests.cancel_self")
     drain()
