@@ -14,12 +14,26 @@ import os
 import sys
 
 
-def _local_environment() -> None:
+def _local_environment() -> str:
+    """Point the AWS clients at ``make run``'s moto; returns its URL."""
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     port = os.environ.get("MOTO_PORT", "5000")
     os.environ["BEATLESS_AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{port}"
+    return os.environ["BEATLESS_AWS_ENDPOINT_URL"]
+
+
+def _unreachable(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps, as PynamoDB does) is a failed connection."""
+    from botocore.exceptions import EndpointConnectionError
+
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, EndpointConnectionError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,8 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     revoke.add_argument("--tenant", required=True)
     revoke.add_argument("key_id")
     args = parser.parse_args(argv)
-    if args.local:
-        _local_environment()
+    local = _local_environment() if args.local else None
 
     from chalicelib import services
     from chalicelib.errors import BeatlessError
@@ -56,6 +69,15 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(_describe(service.revoke(args.tenant, args.key_id))))
     except BeatlessError as error:
         print(f"error: {error.message}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if not (local and _unreachable(error)):
+            raise
+        print(
+            f"error: no make run answers at {local} (MOTO_PORT, default 5000): start it, or set"
+            " MOTO_PORT to the one make run was given (make run MOTO_PORT=5001 → MOTO_PORT=5001)",
+            file=sys.stderr,
+        )
         return 2
     return 0
 
