@@ -62,10 +62,24 @@ OUTCOME_FIELDS = ("result", "exc", "error", "traceback", "reason", "retry_at")
 #: being claimed and ended TIMED_OUT at once.
 MIN_START_SECONDS = 30.0
 START_MARGIN_SECONDS = 5.0
+#: Called as ``observer(event, run, **details)``: ``"log"`` for each ``ctx.log`` line (level,
+#: text, step), ``"end"`` for each attempt's recorded outcome (status, attempt, started_at,
+#: ended_at, why, retry_at). Empty when deployed; ``make run`` installs its console
+#: (chalicelib/local/console.py). Observers add no AWS calls here and cannot fail a run.
+OBSERVERS: list[Callable[..., None]] = []
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def notify(event: str, run: RunModel, **details: Any) -> None:
+    """Tell the OBSERVERS; one that raises is logged, never the run's failure."""
+    for observer in OBSERVERS:
+        try:
+            observer(event, run, **details)
+        except Exception:
+            log.exception("observer %r failed on %s", observer, event)
 
 
 class NoTimeLeft(Exception):
@@ -160,7 +174,7 @@ class TaskContext:
     def log(self, text: str, level: str = "INFO") -> None:
         """Append a message to the run's log (one item each: the log has no size limit)."""
         self._seq += 1
-        MessageModel(
+        message = MessageModel(
             run_key(self._run),
             f"{self.attempt:04d}{self._seq:08d}",
             at=self._clock(),
@@ -168,7 +182,10 @@ class TaskContext:
             text=str(text)[:MESSAGE_LIMIT],
             step=self.step,
             expires_at=self._clock() + RETENTION,
-        ).save()
+        )
+        message.save()
+        if OBSERVERS:
+            notify("log", self._run, level=message.level, text=message.text, step=self.step)
 
     @property
     def cancel_seen(self) -> bool:
@@ -381,12 +398,23 @@ class Executor:
         condition = RunModel.status == RUNNING
         if status == SUCCEEDED:
             condition &= RunModel.cancel_requested == False  # noqa: E712
+        started, attempt = run.started_at, int(run.attempt)
         try:
             run.update(actions=actions, condition=condition)
         except UpdateError as error:
             if _conditional(error):
                 return False
             raise
+        if OBSERVERS:
+            notify(
+                "end",
+                run,
+                status=status,
+                attempt=attempt,
+                started_at=started,
+                ended_at=now,
+                why=why or fields.get("reason"),
+            )
         return True
 
     def _succeeded(self, run: RunModel, steps: list[dict[str, Any]], result: Any) -> str:
@@ -472,6 +500,7 @@ class Executor:
             actions.append(RunModel.steps.set([_reset(s) for s in steps]))
         failure = {"exc": exc, "error": error, "traceback": traceback}
         actions += _outcome(failure, ("result", "exc", "error", "traceback", "reason"))
+        started, attempt, why = run.started_at, int(run.attempt), f"{exc}: {error}"
         try:
             run.update(
                 actions=actions,
@@ -481,6 +510,17 @@ class Executor:
             if _conditional(error):
                 return False
             raise
+        if OBSERVERS:
+            notify(
+                "end",
+                run,
+                status=outcome,
+                attempt=attempt,
+                started_at=started,
+                ended_at=now,
+                why=why,
+                retry_at=retry_at,
+            )
         self._queues.send(
             run.queue, {"run_id": run.run_id, "tenant": run.tenant}, delay_until(retry_at, now)
         )

@@ -77,7 +77,9 @@ def serve(host: str, port: int) -> Any:
             BaseHTTPRequestHandler.__init__(self, request, client_address, server)
 
         def log_message(self, format: str, *args: Any) -> None:
-            log.info("%s %s", self.address_string(), format % args)
+            logging.getLogger("local-runtime.http").info(
+                "%s %s", self.address_string(), format % args
+            )
 
         def __getattr__(self, name: str) -> Any:
             # Chalice serves the usual methods; any other (TRACE, QUERY, ...) reaches the router
@@ -97,6 +99,7 @@ def start_standins(stop: threading.Event) -> list[threading.Thread]:
     from concurrent.futures import ThreadPoolExecutor
 
     from chalicelib import maintenance, services
+    from chalicelib.local import console
     from chalicelib.local.reload import TaskModuleWatcher
     from chalicelib.local.standins import LocalScheduler, Loop, SqsPump
     from chalicelib.settings import get_settings
@@ -108,7 +111,7 @@ def start_standins(stop: threading.Event) -> list[threading.Thread]:
     worker = services.worker()
     pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="worker")
     scheduler = LocalScheduler(
-        services.scheduler().client, settings.schedule_group, worker.handle, pool
+        services.scheduler().client, settings.schedule_group, console.fires(worker.handle), pool
     )
     loops = [
         Loop("scheduler-refresh", scheduler.refresh, 0.5, stop),
@@ -120,7 +123,10 @@ def start_standins(stop: threading.Event) -> list[threading.Thread]:
     queues = services.queues()
     for queue in QUEUES:
         pump = SqsPump(
-            queues.client, queues.url(settings.queue_name(queue)), worker.handle_sqs, pool
+            queues.client,
+            queues.url(settings.queue_name(queue)),
+            console.handoffs(queue, worker.handle_sqs),
+            pool,
         )
         loops.append(Loop(f"sqs-{queue}", pump.poll, 0, stop))
     for loop in loops:
@@ -139,6 +145,10 @@ def main() -> int:
     # HTTP targets may call servers on this machine (docs/targets.md); a deploy never does.
     os.environ.setdefault("BEATLESS_ALLOW_PRIVATE_TARGETS", "loopback")
     os.environ.setdefault("BEATLESS_HTTP_ALLOWED_HOSTS", "localhost,127.0.0.1")
+    from chalicelib.local import console
+
+    console.configure(console.level_from_env())  # BEATLESS_LOG_LEVEL: quiet, default, verbose
+    console.install()
 
     from moto.core.config import default_user_config
     from moto.server import ThreadedMotoServer
