@@ -14,6 +14,7 @@ PYTEST_WORKERS ?= 2
 
 help:
 	@echo "make run    serve the API on 127.0.0.1:$(PORT) against moto on 127.0.0.1:$(MOTO_PORT)"
+	@echo "           LOG=quiet|verbose: failures only, or also ctx.log lines, fires and hand-offs"
 	@echo "make test   lint, then run the whole test suite"
 	@echo "make format format the code with ruff"
 	@echo "make synth  write the CloudFormation template to cdk.out/ (offline)"
@@ -30,7 +31,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	@PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) exec $(BIN)/python -m chalicelib.local.runtime
+	@PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) $(if $(LOG),BEATLESS_LOG_LEVEL=$(LOG)) exec $(BIN)/python -m chalicelib.local.runtime
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
