@@ -94,6 +94,11 @@ def aws_error_code(error: BaseException) -> str:
     return ""
 
 
+def condition_failed(error: BaseException) -> bool:
+    """Whether a conditional write was refused because the item was not as expected."""
+    return aws_error_code(error) == "ConditionalCheckFailedException"
+
+
 def from_aws(error: BaseException) -> BeatlessError:
     """What a client is told when AWS failed under a request nobody caught more precisely: a
     lost race is a 409 to reload and retry; throttling, a 5xx or a timeout is a 503 with

@@ -21,6 +21,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
 from chalicelib import targets
+from chalicelib.errors import condition_failed
 from chalicelib.queues import QueueGateway, delay_until
 from chalicelib.schedules.durations import format_instant
 from chalicelib.storage import MessageModel, RunModel
@@ -247,7 +248,7 @@ class Executor:
                 condition=(RunModel.status == QUEUED) & (RunModel.cancel_requested == False),  # noqa: E712
             )
         except UpdateError as error:
-            if _conditional(error):
+            if condition_failed(error):
                 return False
             raise
         return True
@@ -269,7 +270,7 @@ class Executor:
                 condition=(RunModel.status == RUNNING) & (RunModel.cancel_requested == False),  # noqa: E712
             )
         except UpdateError as error:
-            if _conditional(error):
+            if condition_failed(error):
                 return RUNNING
             raise
         return QUEUED
@@ -366,7 +367,7 @@ class Executor:
                 condition=RunModel.status == RUNNING,
             )
         except UpdateError as error:
-            if _conditional(error):
+            if condition_failed(error):
                 return None
             raise
         return bool(run.cancel_requested)
@@ -402,7 +403,7 @@ class Executor:
         try:
             run.update(actions=actions, condition=condition)
         except UpdateError as error:
-            if _conditional(error):
+            if condition_failed(error):
                 return False
             raise
         if OBSERVERS:
@@ -507,7 +508,7 @@ class Executor:
                 condition=(RunModel.status == RUNNING) & (RunModel.cancel_requested == False),  # noqa: E712
             )
         except UpdateError as error:
-            if _conditional(error):
+            if condition_failed(error):
                 return False
             raise
         if OBSERVERS:
@@ -542,7 +543,7 @@ class Executor:
                 & (RunModel.lease_expires_at == run.lease_expires_at),
             )
         except UpdateError as error:
-            if _conditional(error):
+            if condition_failed(error):
                 return run.status
             raise
         return "REDISPATCHED"
@@ -585,18 +586,13 @@ def _reset(step: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in step.items() if k in STEP_INPUTS}
 
 
-def _conditional(error: Exception) -> bool:
-    cause = getattr(error, "cause_response_code", None)
-    return cause == "ConditionalCheckFailedException"
-
-
 def put_new(model: Model) -> bool:
     """Put ``model`` only if its key is new; False if it already exists."""
     hash_key = model._hash_key_attribute()
     try:
         model.save(condition=hash_key.does_not_exist())
     except PutError as error:
-        if _conditional(error):
+        if condition_failed(error):
             return False
         raise
     return True

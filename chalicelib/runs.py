@@ -13,7 +13,14 @@ from pynamodb.exceptions import DeleteError, DoesNotExist, PynamoDBException, Up
 
 from chalicelib import targets
 from chalicelib.auth import Principal
-from chalicelib.errors import Conflict, Forbidden, InvalidRequest, NotFound, ServiceUnavailable
+from chalicelib.errors import (
+    Conflict,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    ServiceUnavailable,
+    condition_failed,
+)
 from chalicelib.execution import (
     CANCELLED,
     FAILED,
@@ -23,7 +30,6 @@ from chalicelib.execution import (
     SKIPPED,
     STEP_INPUTS,
     TIMED_OUT,
-    _conditional,
     dispatch_lease,
     put_new,
     utcnow,
@@ -449,7 +455,7 @@ class RunService:
                 )
                 return run
         except (UpdateError, DeleteError) as error:
-            if not _conditional(error):
+            if not condition_failed(error):
                 raise
             # it moved on meanwhile: answer anew
             return self.cancel(tenant, run_id, actor, remove_queued)
@@ -491,7 +497,7 @@ class RunService:
                 condition=RunModel.status == run.status,
             )
         except UpdateError as error:
-            if _conditional(error):
+            if condition_failed(error):
                 raise Conflict(
                     f"task {run_id!r} changed meanwhile; reload it", {"id": run_id}
                 ) from None
@@ -506,7 +512,7 @@ def _forget(run: RunModel) -> None:
     try:
         run.delete(condition=RunModel.status == QUEUED)
     except PynamoDBException as error:
-        if not _conditional(error):  # conditional: it was never written, nothing to take back
+        if not condition_failed(error):  # conditional: it was never written, nothing to take back
             log.warning("could not take back run %s", run.run_id, exc_info=True)
 
 

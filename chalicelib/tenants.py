@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.errors import Conflict, InvalidRequest
+from chalicelib.errors import Conflict, InvalidRequest, condition_failed
 from chalicelib.storage import TenantModel
 
 PREVIOUS_VALID = timedelta(hours=24)
@@ -82,9 +82,18 @@ class TenantService:
     def signing_secrets(self, tenant: str) -> list[SigningSecret]:
         """The secrets that sign now: the current one first, then the previous one until it
         expires. The first call for a tenant makes its secret."""
+        return self._secrets_of(self._with_secret(tenant))
+
+    def delivery(self, tenant: str) -> tuple[list[str], list[SigningSecret]]:
+        """What an HTTP delivery needs, in one read: the tenant's allow-list and its secrets."""
+        item = self._with_secret(tenant)
+        return list(item.allowed_hosts or []), self._secrets_of(item)
+
+    def _with_secret(self, tenant: str) -> TenantModel:
         item = self._get(tenant)
-        if item is None or not item.signing_secret:
-            item = self._create_secret(tenant)
+        return item if item is not None and item.signing_secret else self._create_secret(tenant)
+
+    def _secrets_of(self, item: TenantModel) -> list[SigningSecret]:
         now = self._clock()
         found = [SigningSecret(item.signing_secret, item.signing_created_at, None)]
         if item.previous_secret and item.previous_expires_at and item.previous_expires_at > now:
@@ -104,7 +113,7 @@ class TenantService:
                 condition=TenantModel.signing_secret.does_not_exist(),
             )
         except UpdateError as error:
-            if getattr(error, "cause_response_code", None) != "ConditionalCheckFailedException":
+            if not condition_failed(error):
                 raise
             item = TenantModel.get(tenant, consistent_read=True)
         return item
@@ -126,10 +135,10 @@ class TenantService:
                 condition=TenantModel.signing_secret == current,
             )
         except UpdateError as error:
-            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 raise Conflict("the signing secret was rotated concurrently; reload it") from None
             raise
-        return self.signing_secrets(tenant)
+        return self._secrets_of(item)  # the update read the item back
 
     # -- allowed hosts -----------------------------------------------------------------------
 
@@ -155,7 +164,7 @@ class TenantService:
                 actions=[TenantModel.allowed_hosts.set(normalised)], condition=condition
             )
         except UpdateError as error:
-            if getattr(error, "cause_response_code", None) == "ConditionalCheckFailedException":
+            if condition_failed(error):
                 raise Conflict("the allowed hosts changed concurrently; reload them") from None
             raise
         return normalised

@@ -26,7 +26,7 @@ from typing import Any
 from chalicelib.errors import InvalidRequest
 from chalicelib.settings import get_settings
 from chalicelib.targets.base import TargetContext, TargetFailed, TargetType, register, render
-from chalicelib.tenants import TenantService, host_allowed
+from chalicelib.tenants import SigningSecret, TenantService, host_allowed
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 DEFAULT_TIMEOUT = 10.0
@@ -274,11 +274,12 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"v1={mac.hexdigest()}"
 
 
-def delivery_headers(ctx: TargetContext, body: bytes, now: float | None = None) -> dict[str, str]:
+def delivery_headers(
+    ctx: TargetContext, body: bytes, secrets: list[SigningSecret], now: float | None = None
+) -> dict[str, str]:
     """What every delivery carries: who it is for, and the signatures over it (one per valid
     secret: during a rotation the receiver may know either)."""
     timestamp = int(now if now is not None else time.time())
-    secrets = TenantService().signing_secrets(ctx.tenant)
     headers = {
         "User-Agent": f"beatless/{get_settings().version}",
         "Beatless-Run-Id": ctx.run_id,
@@ -299,13 +300,14 @@ def delivery_headers(ctx: TargetContext, body: bytes, now: float | None = None) 
 def call(ctx: TargetContext, spec: Mapping[str, Any]) -> dict[str, Any]:
     url = render(spec["url"], ctx)
     host = urllib.parse.urlsplit(url).hostname or ""
-    if not allowed_host(ctx.tenant, host):
+    hosts, secrets = TenantService().delivery(ctx.tenant)  # one read for both
+    if not (host_allowed(host, get_settings().http_allowed_hosts) or host_allowed(host, hosts)):
         raise TargetFailed(f"host {host!r} is no longer on the allow-list", retryable=False)
     body, content_type = _encode(render(spec.get("body"), ctx))
     headers = {str(k): str(v) for k, v in render(spec.get("headers") or {}, ctx).items()}
     if content_type and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = content_type
-    headers.update(delivery_headers(ctx, body))
+    headers.update(delivery_headers(ctx, body, secrets))
     timeout = min(float(spec.get("timeout_seconds") or DEFAULT_TIMEOUT), ctx.remaining_seconds())
     if timeout <= 0:
         raise TargetFailed("no time left for the call")

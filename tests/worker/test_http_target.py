@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.settings import reset_settings
+from chalicelib.settings import get_settings, reset_settings
 from tests.api.helpers import create, send
 from tests.api.helpers import get_task as get
 from tests.api.helpers import submit_task as submit
@@ -303,6 +303,40 @@ def test_the_tenant_allow_list_is_checked_again_at_call_time(client, receiver):
     done = get(client, run["id"])
     assert done["status"] == "FAILED" and "allow-list" in done["error"]
     assert receiver.requests == []
+
+
+@pytest.fixture
+def loopback(client, monkeypatch):
+    """Loopback addresses allowed, but no host on the deployment's list: the tenant's decides."""
+    monkeypatch.setenv("BEATLESS_ALLOW_PRIVATE_TARGETS", "loopback")
+    reset_settings()
+    yield client
+    monkeypatch.delenv("BEATLESS_ALLOW_PRIVATE_TARGETS")
+    reset_settings()
+
+
+def test_a_delivery_reads_its_tenant_once_for_allow_list_and_secrets(loopback, receiver):
+    """The allow-list check and the signature need the same item: one GetItem, not two."""
+    import botocore.client
+
+    client = loopback
+    send(client, "PUT", "/v1/allowed-hosts", {"hosts": ["localhost"]})
+    run = submit(
+        client, target={"type": "http", "url": receiver.url(host="localhost")}, delay_seconds=0
+    )
+    reads: list[str] = []
+    real = botocore.client.BaseClient._make_api_call
+
+    def spy(self: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "GetItem" and params.get("TableName") == get_settings().tenants_table:
+            reads.append(operation)
+        return real(self, operation, params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", spy)
+        drain()
+    assert get(client, run["id"])["status"] == "SUCCEEDED"
+    assert len(reads) == 1
 
 
 @pytest.mark.parametrize(
