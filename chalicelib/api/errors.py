@@ -54,8 +54,13 @@ _CODES = {
 
 
 def normalise_chalice_errors(event: Any, get_response: Callable[[Any], Response]) -> Response:
-    """HTTP middleware: rewrite ``{"Code", "Message"}`` bodies to ``{"error": {...}}``."""
+    """HTTP middleware: rewrite ``{"Code", "Message"}`` bodies to ``{"error": {...}}``, and send
+    no body at all with a 204 (Chalice would serialise a view's ``None`` as ``null``, which a
+    keep-alive client then reads as the start of its next answer)."""
     response = get_response(event)
+    if response.status_code in (204, 304):
+        response.body = ""
+        return response
     body = response.body
     if isinstance(body, dict) and set(body) == {"Code", "Message"}:
         response.body = {

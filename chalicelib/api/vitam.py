@@ -168,8 +168,6 @@ def _answer(body: Any, status: int = 200) -> Response:
     """Every answer of the face carries ``X-Request-Id`` and ``FullApiVersion`` (Vitam's
     ``StandardHeader`` traits)."""
     headers = {"X-Request-Id": _request_id(), "FullApiVersion": API_VERSION}
-    if status == 204:  # no body at all: a "null" would be read as the next response's start
-        body = ""
     return Response(status_code=status, body=body, headers=headers)
 
 
