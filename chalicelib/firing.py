@@ -159,6 +159,16 @@ class Firing:
             self._jobs.finish(job)
         return run
 
+    def record_missed(
+        self, tenant: str, job_id: str, scheduled_time: datetime, reason: str
+    ) -> RunModel | None:
+        """Record a fire that fell due while nothing could fire it (``make run`` stopped) as a
+        SKIPPED run with ``reason``; None if that fire already has a run."""
+        run_id = fire_run_id(job_id, int(scheduled_time.timestamp() * 1000))
+        return self._skipped(
+            tenant, job_id, run_id, scheduled_time, reason, load_job(tenant, job_id)
+        )
+
     def _refusal(self, job: JobModel | None, when: datetime, exact: bool) -> str | None:
         if job is None:
             return "job does not exist"
