@@ -10,11 +10,13 @@ PYTEST_ARGS ?=
 # computes; `make test PYTEST_WORKERS=0` runs it in one process.
 PYTEST_WORKERS ?= 2
 
-.PHONY: help venv run test lint format synth bench fuzz clean
+.PHONY: help venv run reset test lint format synth bench fuzz clean
 
 help:
 	@echo "make run    serve the API on 127.0.0.1:$(PORT) against moto on 127.0.0.1:$(MOTO_PORT)"
 	@echo "           LOG=quiet|verbose: failures only, or also ctx.log lines, fires and hand-offs"
+	@echo "           keeps its state (jobs, runs, keys, queues) in .run/state across restarts"
+	@echo "make reset  wipe make run's state: the next make run starts empty"
 	@echo "make test   lint, then run the whole test suite"
 	@echo "make format format the code with ruff"
 	@echo "make synth  write the CloudFormation template to cdk.out/ (offline)"
@@ -32,6 +34,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 run: $(STAMP)
 	@PORT=$(PORT) MOTO_PORT=$(MOTO_PORT) $(if $(LOG),BEATLESS_LOG_LEVEL=$(LOG)) exec $(BIN)/python -m chalicelib.local.runtime
+
+# make run's emulated AWS state (chalicelib/local/state.py); BEATLESS_STATE_DIR moves it.
+reset:
+	rm -rf "$${BEATLESS_STATE_DIR:-.run/state}"
+	@echo "make run's state wiped: the next make run starts empty"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

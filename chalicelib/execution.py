@@ -443,6 +443,17 @@ class Executor:
             return QUEUED
         return self._timed_out(run, steps, reason, exc="LeaseExpired")
 
+    def interrupted(self, run: RunModel, why: str) -> str:
+        """A RUNNING run whose worker is known gone (``make run`` was stopped while it ran):
+        queued again to run once more whatever its retry policy, the stop not being the task's
+        failure; CANCELLED if a cancel was waiting. The stopped attempt ends TIMED_OUT."""
+        steps = [dict(s) for s in run.steps or []]
+        if run.cancel_requested:
+            return self._cancelled(run, steps, "cancel requested; its worker was stopped")
+        if self.requeue(run, steps, outcome=TIMED_OUT, exc="Interrupted", error=why):
+            return QUEUED
+        return str(run.status)
+
     def _timed_out(
         self, run: RunModel, steps: list[dict[str, Any]], reason: str, exc: str = "TimedOut"
     ) -> str:

@@ -160,14 +160,22 @@ class Firing:
         return run
 
     def record_missed(
-        self, tenant: str, job_id: str, scheduled_time: datetime, reason: str
+        self,
+        tenant: str,
+        job_id: str,
+        scheduled_time: datetime,
+        schedule_name: str | None,
+        reason: str,
     ) -> RunModel | None:
         """Record a fire that fell due while nothing could fire it (``make run`` stopped) as a
-        SKIPPED run with ``reason``; None if that fire already has a run."""
+        SKIPPED run with ``reason``. None if that fire already has a run, or if the schedule
+        named only plans fires (its missed beats are no fires of the job); ``schedule_name`` is
+        None for a fire that was handed to SQS."""
+        job = load_job(tenant, job_id)
+        if schedule_name is not None and job is not None and self._plans(job, schedule_name):
+            return None
         run_id = fire_run_id(job_id, int(scheduled_time.timestamp() * 1000))
-        return self._skipped(
-            tenant, job_id, run_id, scheduled_time, reason, load_job(tenant, job_id)
-        )
+        return self._skipped(tenant, job_id, run_id, scheduled_time, reason, job)
 
     def _refusal(self, job: JobModel | None, when: datetime, exact: bool) -> str | None:
         if job is None:

@@ -62,15 +62,28 @@ def executor() -> Executor:
 
 
 @lru_cache(maxsize=1)
+def firing() -> Firing:
+    return Firing(job_service(), queues(), utcnow)
+
+
+@lru_cache(maxsize=1)
 def worker() -> Worker:
-    return Worker(
-        Firing(job_service(), queues(), utcnow), executor(), run_service(), queues(), utcnow
-    )
+    return Worker(firing(), executor(), run_service(), queues(), utcnow)
 
 
 def reset() -> None:
     """Drop every cached setting, client and service (tests, local runtime restarts)."""
-    for cached in (queues, scheduler, job_service, run_service, keys, tenants, executor, worker):
+    for cached in (
+        queues,
+        scheduler,
+        job_service,
+        run_service,
+        keys,
+        tenants,
+        executor,
+        firing,
+        worker,
+    ):
         cached.cache_clear()
     aws.client.cache_clear()
     reset_settings()

@@ -116,9 +116,11 @@ def test_quiet_prints_failures_only(tmp_path):
     assert "HTTP/1.1" not in text and "line 0" not in text
     after_start = text.split("beatless API on", 1)[1].splitlines()[1:]
     rest = [line.split(" ", 2)[-1] for line in after_start if not line.startswith("    ")]
+    rest = [re.sub(r"saved to \S+ \(\d+ KB\)", "saved to …", line) for line in rest]
     assert rest == [
         failed.group(0).splitlines()[0],
         "local-runtime signal 15: stopping",
+        "local-runtime state saved to …",
         "local-runtime stopped",
     ], text
 

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -72,10 +74,15 @@ def launched(
 ) -> Iterator[Stack]:
     """The runtime on free ports, its output to ``output`` (a file: a full pipe would stall it);
     killed on exit if still running. Raises RuntimeError if it is not serving in time.
-    ``env`` adds variables (``BEATLESS_TASK_MODULES``); ``cwd`` is the checkout it runs in."""
+    ``env`` adds variables (``BEATLESS_TASK_MODULES``; ``BEATLESS_STATE_DIR`` to keep the state
+    across launches, else each launch has its own, removed after); ``cwd`` is the checkout."""
     port, moto_port = free_port(), free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEATLESS_"))}
     environ.update(PORT=str(port), MOTO_PORT=str(moto_port), BEATLESS_API_KEY=LOCAL_KEY)
+    scratch = None
+    if "BEATLESS_STATE_DIR" not in (env or {}):  # its own state, never the checkout's
+        scratch = tempfile.mkdtemp(prefix="beatless-state-")
+        environ["BEATLESS_STATE_DIR"] = scratch
     environ.update(env or {})
     process = subprocess.Popen(
         [sys.executable, "-m", "chalicelib.local.runtime"],
@@ -103,3 +110,5 @@ def launched(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)

@@ -20,11 +20,27 @@ import logging
 import os
 import signal
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib.local.state import Activity
+
 ROOT = Path(__file__).resolve().parents[2]
+#: How often the state is saved while it changes: a SIGKILL loses at most this much.
+SAVE_SECONDS = 2.0
 log = logging.getLogger("local-runtime")  # not under "beatless": Chalice owns that logger
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def state_folder() -> Path | None:
+    """Where the emulated AWS state is kept: BEATLESS_STATE_DIR, by default ``.run/state`` of
+    the checkout; set empty, nothing is kept (everything lives in memory)."""
+    value = os.environ.get("BEATLESS_STATE_DIR", str(ROOT / ".run" / "state"))
+    return Path(value) if value else None
 
 
 def _local_aws_env(moto_port: int) -> dict[str, str]:
@@ -37,21 +53,32 @@ def _local_aws_env(moto_port: int) -> dict[str, str]:
     }
 
 
-def provision() -> None:
-    """Create the tables, queues and schedule group in the emulated AWS (idempotent)."""
+def provision(restored: bool = False) -> None:
+    """Create the tables, queues and schedule group in the emulated AWS (idempotent), and the
+    admin key of tenant ``default``: BEATLESS_API_KEY, else one generated and printed once (a
+    restored state keeps the one it has)."""
     from chalicelib import resources, services
-    from chalicelib.auth import generate_key
+    from chalicelib.errors import Unauthorized
     from chalicelib.settings import get_settings
 
     services.reset()
     settings = get_settings()
     resources.provision(settings)
     log.info("tables, queues and schedule group %r ready", settings.schedule_group)
-    key = os.environ.get("BEATLESS_API_KEY") or generate_key()
-    services.keys().create("default", "admin", "local admin", key=key)
-    if os.environ.get("BEATLESS_API_KEY"):
+    chosen = os.environ.get("BEATLESS_API_KEY")
+    if chosen:
+        try:
+            services.keys().authenticate(chosen)
+        except Unauthorized:
+            services.keys().create("default", "admin", "local admin", key=chosen)
         log.info("admin key of tenant 'default': the BEATLESS_API_KEY you set")
+    elif restored:
+        log.info(
+            "admin key of tenant 'default': the one printed when this state began "
+            "(set BEATLESS_API_KEY to add one you choose, or `make reset` to start over)"
+        )
     else:
+        key = services.keys().create("default", "admin", "local admin").key
         log.info("admin key of tenant 'default' (set BEATLESS_API_KEY to choose it): %s", key)
 
 
@@ -94,12 +121,16 @@ def serve(host: str, port: int) -> Any:
     return LocalDevServer(app, config, host, port, handler_cls=Handler, server_cls=Server)
 
 
-def start_standins(stop: threading.Event) -> list[threading.Thread]:
-    """The local EventBridge Scheduler, the SQS event sources and the scheduled upkeep."""
+def start_standins(
+    stop: threading.Event, activity: Activity | None = None, stopped_since: datetime | None = None
+) -> list[threading.Thread]:
+    """The local EventBridge Scheduler, the SQS event sources and the scheduled upkeep; with
+    ``stopped_since`` (a restored state's time), first the misfire rule for the stop
+    (``catchup.py``)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from chalicelib import maintenance, services
-    from chalicelib.local import console
+    from chalicelib.local import catchup, console
     from chalicelib.local.reload import TaskModuleWatcher
     from chalicelib.local.standins import LocalScheduler, Loop, SqsPump
     from chalicelib.settings import get_settings
@@ -110,9 +141,25 @@ def start_standins(stop: threading.Event) -> list[threading.Thread]:
     watcher.start()  # the user's task modules now, so an error in them shows at once
     worker = services.worker()
     pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="worker")
-    scheduler = LocalScheduler(
-        services.scheduler().client, settings.schedule_group, console.fires(worker.handle), pool
-    )
+    fire = console.fires(worker.handle)
+    scheduler = LocalScheduler(services.scheduler().client, settings.schedule_group, fire, pool)
+    if stopped_since is not None:
+        done = catchup.catch_up(
+            services.scheduler().client,
+            settings.schedule_group,
+            stopped_since,
+            utcnow(),
+            lambda event: pool.submit(fire, event),
+            services.firing().record_missed,
+        )
+        if done.fired or done.skipped or done.uncounted:
+            log.info(
+                "missed while stopped: %d jobs fire once now (their latest missed fire), "
+                "%d older fires recorded SKIPPED%s",
+                done.fired,
+                done.skipped,
+                f", {done.uncounted} older still not recorded" if done.uncounted else "",
+            )
     loops = [
         Loop("scheduler-refresh", scheduler.refresh, 0.5, stop),
         Loop("scheduler-tick", scheduler.tick, 0.05, stop),
@@ -127,6 +174,7 @@ def start_standins(stop: threading.Event) -> list[threading.Thread]:
             queues.url(settings.queue_name(queue)),
             console.handoffs(queue, worker.handle_sqs),
             pool,
+            activity=activity,
         )
         loops.append(Loop(f"sqs-{queue}", pump.poll, 0, stop))
     for loop in loops:
@@ -151,13 +199,36 @@ def main() -> int:
     console.install()
 
     from moto.core.config import default_user_config
-    from moto.server import ThreadedMotoServer
+
+    from chalicelib.local.state import Gate, Saver, Snapshots, StateError, gated_moto_server
 
     # No Docker here: a lambda target's function answers with moto's echo of its payload.
     default_user_config["lambda"]["use_docker"] = False
-    moto = ThreadedMotoServer(ip_address=host, port=moto_port, verbose=False)
+    gate, activity = Gate(), Activity()
+    folder = state_folder()
+    snapshots = Snapshots(folder, gate) if folder is not None else None
+    try:
+        restored = snapshots.restore() if snapshots is not None else None
+    except StateError as error:
+        log.error("%s", error)
+        return 1
+    from chalicelib.local import catchup
+
+    # Second-precision fires already in the queues follow the misfire rule too.
+    coalesced = catchup.coalesce_planned(restored.saved_at, utcnow()) if restored else []
+    moto = gated_moto_server(host, moto_port, gate, activity)
     moto.start()
     log.info("emulated AWS (moto) on http://%s:%d", host, moto_port)
+    if restored is not None:
+        log.info(
+            "state restored from %s (saved %s, %d KB; `make reset` starts empty)",
+            folder,
+            restored.saved_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            restored.size // 1024,
+        )
+    elif folder is not None:
+        log.info("state kept in %s (`make reset` wipes it)", folder)
+    saver = Saver(snapshots, moto.app.dirty, SAVE_SECONDS) if snapshots is not None else None
     server = None
     stopping = threading.Event()
     loops: list[threading.Thread] = []
@@ -173,8 +244,26 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        provision()
-        loops = start_standins(stopping)
+        provision(restored=restored is not None)
+        if restored is not None:
+            from chalicelib import services
+            from chalicelib.local.catchup import recover_interrupted
+
+            if queued := recover_interrupted(services.executor()):
+                log.info("%d runs interrupted by the stop are queued to run again", queued)
+            firing = services.firing()
+            if recorded := catchup.record_coalesced(
+                coalesced, restored.saved_at, firing.record_missed
+            ):
+                log.info(
+                    "missed while stopped: %d second-precision fires recorded SKIPPED", recorded
+                )
+        loops = start_standins(stopping, activity, restored.saved_at if restored else None)
+        if saver is not None:
+            from chalicelib.local.standins import Loop
+
+            loops.append(Loop("state", saver.step, SAVE_SECONDS, stopping))
+            loops[-1].start()
         server = serve(host, port)
         log.info(
             "beatless API on http://%s:%d (try: curl http://%s:%d/v1/status)",
@@ -191,6 +280,11 @@ def main() -> int:
             loop.join(timeout=5)
         if server is not None:
             server.server.server_close()
+        if saver is not None:
+            try:
+                saver.final()
+            except Exception:
+                log.exception("the state could not be saved at stop")
         moto.stop()
         log.info("stopped")
     return 0
@@ -200,5 +294,5 @@ if __name__ == "__main__":
     code = main()
     logging.shutdown()
     # Runs still executing in worker threads die with the process, as a Lambda does at its
-    # timeout; everything lived in the emulator's memory anyway.
+    # timeout; the saved state has them RUNNING, and the next start queues them again.
     os._exit(code)

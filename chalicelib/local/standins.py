@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.local.state import Activity
 from chalicelib.schedules.cron import parse_aws
 from chalicelib.schedules.nextfire import cron_fires
 
@@ -165,7 +166,9 @@ class SqsPump:
         handle: Callable[[dict[str, Any], Any], dict[str, Any]],
         pool: ThreadPoolExecutor,
         timeout_seconds: float = 900,
+        activity: Activity | None = None,
     ) -> None:
+        self._activity = activity
         self._client = client
         self._url = queue_url
         self._handle = handle
@@ -174,11 +177,20 @@ class SqsPump:
         self._arn = "arn:aws:sqs:local:000000000000:" + queue_url.rsplit("/", 1)[-1]
 
     def poll(self, wait_seconds: int = 1) -> int:
+        """Receive what is visible now; if nothing, wait up to ``wait_seconds`` for a send
+        (``activity``), or long-poll moto when there is no activity counter to wait on."""
+        seen = self._activity.seen() if self._activity is not None else 0
         messages = self._client.receive_message(
-            QueueUrl=self._url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+            QueueUrl=self._url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=0 if self._activity is not None else wait_seconds,
         ).get("Messages", [])
         for message in messages:
             self._pool.submit(self._deliver, message)
+        if not messages and self._activity is not None:
+            # Delayed messages and expired visibility timeouts send nothing: wake at the latest
+            # after ``wait_seconds``, as a long poll would.
+            self._activity.wait(seen, wait_seconds)
         return len(messages)
 
     def _deliver(self, message: dict[str, Any]) -> None:
