@@ -8,7 +8,8 @@ scheduled reaper and reconciler, all calling the worker entry points with AWS's 
 Environment: ``PORT`` (API, default 8000), ``MOTO_PORT`` (emulated AWS, default 5000),
 ``BEATLESS_API_KEY`` (the admin key of tenant ``default``; generated and printed when unset),
 ``BEATLESS_TASK_MODULES`` (the user's task modules, reloaded when their files change:
-``reload.py``).
+``reload.py``), ``BEATLESS_STATE_DIR`` (where the emulated AWS is kept across restarts, default
+``.run/state``: ``state.py``; what a start does about the stop: ``catchup.py``).
 Ctrl-C or SIGTERM stops both
 servers and leaves nothing running.
 """
