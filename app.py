@@ -4,7 +4,7 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib import maintenance, services
+from chalicelib import console, maintenance, services
 from chalicelib.api import alteryx, dapr, docs, native, udata, vitam
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import normalise_chalice_errors
@@ -20,6 +20,7 @@ for blueprint, prefix in vitam.BLUEPRINTS:  # /vitam/v1 and /worker/v1
 for blueprint, prefix in dapr.BLUEPRINTS:
     app.register_blueprint(blueprint, url_prefix=prefix)
 app.register_blueprint(docs.bp)
+app.register_blueprint(console.bp)  # /console/, /docs and / (issue 18)
 
 
 @app.lambda_function(name="worker")

@@ -20,6 +20,11 @@ from chalicelib.api.routing import AWS_ERRORS, ROUTES, answer_error, native_erro
 from chalicelib.errors import Forbidden, Unauthorized
 
 CHALLENGE = 'Bearer realm="beatless"'
+#: Read-only routes that hold no data, open to a browser without a key: the console's page and
+#: assets, the docs page, and the OpenAPI documents (every data call they lead to needs a key).
+PUBLIC_PATHS = frozenset(
+    {"/", "/console", "/console/{name}", "/docs", "/openapi", "/openapi/{name}", "/openapi.json"}
+)
 
 
 def key_from(headers: Any) -> str | None:
@@ -40,7 +45,7 @@ def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Respons
     access = doc.access if doc else "user"
     # Each face answers in its own error shape, also for a method it does not serve.
     render = doc.render if doc else next((d.render for d in ROUTES if d.path == path), native_error)
-    if access == "public":
+    if access == "public" or (event.method == "GET" and path in PUBLIC_PATHS):
         return get_response(event)
     try:
         principal = services.keys().authenticate(key_from(event.headers))

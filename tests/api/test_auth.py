@@ -36,9 +36,15 @@ def test_missing_or_unknown_key_is_a_401_with_a_challenge(client, key):
     assert response.json_body["error"]["code"] == "unauthorized"
 
 
-def test_status_is_the_only_open_route(client):
-    assert client.as_key(None).get("/v1/status").status_code == 200
-    assert client.as_key(None).get("/openapi.json").status_code == 401
+def test_status_and_the_documents_are_the_only_open_routes(client):
+    """The OpenAPI documents and the console's files hold no data: a browser opens them without
+    a key (issue 18); every data route still needs one."""
+    anonymous = client.as_key(None)
+    assert anonymous.get("/v1/status").status_code == 200
+    for path in ("/openapi", "/openapi.json", "/openapi/native.json", "/console/", "/docs"):
+        assert anonymous.get(path).status_code == 200, path
+    assert anonymous.get("/v1/jobs").status_code == 401
+    assert anonymous.get("/v1/keys").status_code == 401
 
 
 def test_keys_are_created_shown_once_listed_without_secret_and_revoked(client):
