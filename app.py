@@ -4,12 +4,17 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib import console, maintenance, services
+from chalicelib import console, execution, logs, maintenance, metrics, services
 from chalicelib.api import alteryx, dapr, docs, native, udata, vitam
 from chalicelib.api.auth import authenticate
 from chalicelib.api.errors import normalise_chalice_errors
 
 app = Chalice(app_name="beatless")
+# Every function: the ids of what it handles on each log line. Deployed, logs are JSON lines and
+# runs emit EMF metrics; make run keeps its human console (chalicelib/logs.py, metrics.py).
+app.register_middleware(logs.middleware)
+if logs.configure(app.log):
+    execution.OBSERVERS.extend((logs.observe, metrics.observe))
 app.register_middleware(normalise_chalice_errors, "http")
 app.register_middleware(authenticate, "http")
 app.register_blueprint(native.bp, url_prefix=native.PREFIX)

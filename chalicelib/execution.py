@@ -20,7 +20,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
-from chalicelib import targets
+from chalicelib import logs, targets
 from chalicelib.errors import condition_failed
 from chalicelib.queues import QueueGateway, delay_until
 from chalicelib.schedules.durations import format_instant
@@ -65,8 +65,10 @@ MIN_START_SECONDS = 30.0
 START_MARGIN_SECONDS = 5.0
 #: Called as ``observer(event, run, **details)``: ``"log"`` for each ``ctx.log`` line (level,
 #: text, step), ``"end"`` for each attempt's recorded outcome (status, attempt, started_at,
-#: ended_at, why, retry_at). Empty when deployed; ``make run`` installs its console
-#: (chalicelib/local/console.py). Observers add no AWS calls here and cannot fail a run.
+#: ended_at, why, retry_at), ``"dead_letter"`` once an exhausted run's ids went to the
+#: failed-runs queue. ``make run`` installs its console (chalicelib/local/console.py);
+#: deployed, app.py installs the JSON outcome line and the EMF metrics (chalicelib/logs.py,
+#: chalicelib/metrics.py). Observers add no AWS calls here and cannot fail a run.
 OBSERVERS: list[Callable[..., None]] = []
 
 
@@ -277,6 +279,7 @@ class Executor:
 
     # -- running -----------------------------------------------------------------------------
 
+    @logs.of_run
     def execute(self, run: RunModel, remaining_ms: Callable[[], int] | None = None) -> str:
         """Run every step of a RUNNING run; returns the status it ended with (or RUNNING if it
         lost the run to a cancel, the reaper or a duplicate).
@@ -430,6 +433,7 @@ class Executor:
                 step["status"] = CANCELLED
         return CANCELLED if self._end(run, CANCELLED, steps, reason=reason) else RUNNING
 
+    @logs.of_run
     def reap(self, run: RunModel) -> str:
         """End a RUNNING run whose lease expired: retried per its policy, else TIMED_OUT (or
         CANCELLED if a cancel was waiting)."""
@@ -481,6 +485,8 @@ class Executor:
         if not self._end(run, FAILED, steps, why, exc=exc, error=message, traceback=trace or None):
             return RUNNING
         self._queues.send_failed({"run_id": run.run_id, "tenant": run.tenant, "exc": exc})
+        if OBSERVERS:
+            notify("dead_letter", run)
         return FAILED
 
     def requeue(

@@ -26,6 +26,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib import logs
 from chalicelib.errors import NotFound
 from chalicelib.execution import QUEUED, RUNNING, Executor, NoTimeLeft, check_time
 from chalicelib.firing import Firing, load_job, parse_time
@@ -137,6 +138,7 @@ class Worker:
             raise BatchFailed(failures)
         return {"batchItemFailures": failures}
 
+    @logs.of_message  # its tenant, job and run ids on every log line
     def handle_message(self, body: dict[str, Any], remaining: Callable[[], int] | None) -> Any:
         """One message; raises NoTimeLeft, before claiming or admitting anything, when the
         Lambda has too little time left for the run."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from chalice import Response
 
-from chalicelib import services
+from chalicelib import logs, services
 from chalicelib.api.routing import AWS_ERRORS, ROUTES, answer_error, native_error, route_of
 from chalicelib.errors import Forbidden, Unauthorized
 
@@ -58,4 +58,5 @@ def authenticate(event: Any, get_response: Callable[[Any], Response]) -> Respons
     if access == "admin" and not principal.is_admin:
         return render(Forbidden("this route needs an admin key"))
     event.context["principal"] = principal
+    logs.bind(tenant=principal.tenant)  # on every log line of the request from here on
     return get_response(event)

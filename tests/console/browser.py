@@ -39,12 +39,16 @@ def require_browser() -> Any:
     return sync_playwright
 
 
-def screenshot(page: Any, name: str) -> Path:
+#: The screenshots docs/console.md shows (one per page); the others stay under build/.
+IN_THE_DOCS = {"key-prompt", "jobs", "job", "run", "playground", "keys", "jobs-375"}
+
+
+def screenshot(page: Any, name: str, full_page: bool = False) -> Path:
     """The page as it looks now, under build/; copied to docs/console/ when asked to."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / f"{name}.png"
-    page.screenshot(path=str(path))
-    if os.environ.get("BEATLESS_UPDATE_SCREENSHOTS") == "1":
+    page.screenshot(path=str(path), full_page=full_page)
+    if os.environ.get("BEATLESS_UPDATE_SCREENSHOTS") == "1" and name in IN_THE_DOCS:
         DOC_SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, DOC_SHOTS / path.name)
     return path

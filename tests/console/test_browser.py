@@ -153,7 +153,7 @@ def test_the_history_strip_colours_each_fire_by_its_outcome(port, page):
     expect()(page.locator(".strip-detail")).to_contain_text(detail)
     expect()(page.locator("svg.durations")).to_be_visible()
     expect()(page.locator("#counters")).to_contain_text("failed or timed out")
-    screenshot(page, "job")
+    screenshot(page, "job", full_page=True)
     page.locator('svg.strip a[data-status="FAILED"]').first.click()
     expect()(page.locator("#run-status")).to_contain_text("failed")
     expect()(page.locator("main")).to_contain_text("TaskFailed")

@@ -113,7 +113,7 @@ async function jobsView() {
     return;
   }
   const rows = result.items.map((job) => {
-    const last = h("td", { "data-col": "last" }, job.last_run_id ? "…" : badge(null));
+    const last = h("td", { "data-col": "last", "data-label": "Last run" }, job.last_run_id ? "…" : badge(null));
     if (job.last_run_id) {
       api(`/v1/tasks/${encodeURIComponent(job.last_run_id)}`).then(
         (run) => replace(last, h("a", { href: `#/runs/${encodeURIComponent(run.id)}` }, badge(run.status))),
@@ -121,11 +121,11 @@ async function jobsView() {
     }
     return h("tr", { "data-job": job.id },
       h("th", { scope: "row" }, h("a", { href: `#/jobs/${encodeURIComponent(job.id)}` }, job.name)),
-      h("td", {}, work(job)),
-      h("td", {}, h("span", { class: "sched" }, job.schedule_description), h("br"), h("small", { class: "muted" }, `${job.schedule} · ${job.timezone}`)),
-      h("td", { "data-col": "next" }, job.next_run_at ? [h("time", { datetime: job.next_run_at }, local(job.next_run_at)), h("br"), h("small", { class: "muted" }, relative(job.next_run_at))] : "—"),
+      h("td", { "data-label": "Task" }, work(job)),
+      h("td", { "data-label": "Schedule" }, h("span", { class: "sched" }, job.schedule_description), h("br"), h("small", { class: "muted" }, `${job.schedule} · ${job.timezone}`)),
+      h("td", { "data-col": "next", "data-label": "Next fire" }, job.next_run_at ? [h("time", { datetime: job.next_run_at }, local(job.next_run_at)), h("br"), h("small", { class: "muted" }, relative(job.next_run_at))] : "—"),
       last,
-      h("td", {}, job.enabled ? "enabled" : h("strong", { class: "paused" }, "paused")));
+      h("td", { class: "nowrap", "data-label": "Status" }, job.enabled ? "enabled" : h("strong", { class: "paused" }, "paused")));
   });
   replace(body,
     h("div", { class: "scroll" }, h("table", { class: "jobs" },
@@ -295,7 +295,7 @@ async function runView(id) {
       cursor = result.cursor;
     } while (cursor);
     for (const m of all.slice(seen)) {
-      log.append(h("li", { class: `lvl-${String(m.level).toLowerCase()}` }, h("time", { datetime: m.at }, new Date(m.at).toLocaleTimeString()), " ", h("span", { class: "level" }, m.level), ` [step ${m.step}] `, h("span", { class: "text" }, m.text)));
+      log.append(h("li", { class: `lvl-${String(m.level).toLowerCase()}` }, h("time", { datetime: m.at }, new Date(m.at).toLocaleTimeString()), " ", h("span", { class: "level" }, m.level), ` [step ${m.step + 1}] `, h("span", { class: "text" }, m.text)));
     }
     seen = Math.max(seen, all.length);
     if (!log.children.length) replace(log, h("li", { class: "muted empty" }, "No log lines."));
