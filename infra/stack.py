@@ -1,5 +1,5 @@
 """The whole service as one CDK stack: tables, queues, the schedule group and its role, the
-Chalice app (API and worker functions), alarms, outputs.
+Chalice app (API and worker functions), the dashboard and alarms, outputs.
 
 Tables come from the PynamoDB models themselves (keys, indexes, TTL), so the deployed tables and
 the code's models cannot drift. Every function gets its resources' names and ARNs as the
@@ -9,6 +9,7 @@ the code's models cannot drift. Every function gets its resources' names and ARN
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from chalicelib import metrics
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.tasks import QUEUES
 from infra.package import ChaliceWithUserTasks, task_module_environment
@@ -42,6 +44,34 @@ TARGET_GRANTS = {
     "targetStateMachineArns": ("states:StartExecution", r"states:[^:]+:[^:]+:stateMachine:.+"),
 }
 _KEY_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
+#: The alarms' thresholds, each overridable with CDK context (``-c fireLagP99Seconds=120``);
+#: docs/operations.md says what each alarm means and what to do.
+ALARM_DEFAULTS: dict[str, float] = {
+    # p99 of a queue's fire lag (a fire's scheduled time to its run's start), over 5 minutes
+    "fireLagP99Seconds": 60.0,
+    # a queue's runs ended FAILED or TIMED_OUT, as a share of all its runs ended, over 5 minutes
+    "failureRatePercent": 10.0,
+    # ... counted only when at least this many runs ended in those 5 minutes
+    "failureRateMinRuns": 5.0,
+}
+#: Every alarm evaluates 5-minute periods; fire lag and failure rate alarm on 2 of the last 3.
+ALARM_PERIOD = Duration.minutes(5)
+
+
+def alarm_thresholds(context: Callable[[str], Any]) -> dict[str, float]:
+    """ALARM_DEFAULTS with what CDK context overrides (``context`` is ``node.try_get_context``);
+    each must be a positive number."""
+    thresholds = {}
+    for key, default in ALARM_DEFAULTS.items():
+        value = context(key)
+        try:
+            number = float(default if value is None or value == "" else value)
+        except (TypeError, ValueError):
+            number = -1.0
+        if not number > 0:
+            raise ValueError(f"context {key}: {value!r} is not a positive number")
+        thresholds[key] = number
+    return thresholds
 
 
 def table_specs() -> list[dict[str, Any]]:
@@ -179,7 +209,9 @@ class BeatlessStack(Stack):
         self._not_found_as_json()
         self._grant()
         self.target_arns = self._grant_targets()
-        self._alarms()
+        self.thresholds = alarm_thresholds(self.node.try_get_context)
+        self.alarms = self._alarms()
+        self._dashboard()
         self._outputs()
 
     @staticmethod
@@ -317,37 +349,187 @@ class BeatlessStack(Stack):
             )
         return {key: arns for key, arns in configured.items() if arns}
 
-    def _alarms(self) -> None:
+    def _metric(self, name: str, queue: str, statistic: str = "Sum") -> cloudwatch.Metric:
+        """A beatless metric (chalicelib/metrics.py) of one queue, per 5 minutes."""
+        return cloudwatch.Metric(
+            namespace=metrics.NAMESPACE,
+            metric_name=name,
+            dimensions_map={"Service": f"{PREFIX}-{self.node.id}", "Queue": queue},
+            statistic=statistic,
+            period=ALARM_PERIOD,
+        )
+
+    def _failure_rate(self, queue: str) -> cloudwatch.MathExpression:
+        """100 x (FAILED + TIMED_OUT) / all runs ended, for a queue; 0 below the minimum."""
+        runs, failed, timed_out = (f"{name}_{queue}" for name in ("runs", "failed", "timedout"))
+        return cloudwatch.MathExpression(
+            expression=(
+                f"IF({runs} >= {self.thresholds['failureRateMinRuns']:g}, "
+                f"100 * (FILL({failed}, 0) + FILL({timed_out}, 0)) / {runs}, 0)"
+            ),
+            using_metrics={
+                runs: self._metric("Runs", queue),
+                failed: self._metric("RunsFailed", queue),
+                timed_out: self._metric("RunsTimedOut", queue),
+            },
+            label=f"{queue} failure rate (%)",
+            period=ALARM_PERIOD,
+        )
+
+    def _alarms(self) -> list[cloudwatch.Alarm]:
+        alarms = []
         for name, queue in {
             **self.dead_letters,
             "failed": self.failed,
             "scheduler": self.scheduler_dlq,
         }.items():
-            cloudwatch.Alarm(
-                self,
-                f"{name.capitalize()}DeadLetterAlarm",
-                metric=queue.metric_approximate_number_of_messages_visible(
-                    period=Duration.minutes(5)
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                alarm_description=f"messages are waiting in {queue.queue_name}",
+            alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"{name.capitalize()}DeadLetterAlarm",
+                    metric=queue.metric_approximate_number_of_messages_visible(
+                        period=ALARM_PERIOD, statistic="Maximum"
+                    ),
+                    threshold=0,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    evaluation_periods=1,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    alarm_description=f"messages are waiting in {queue.queue_name}",
+                )
             )
         for function in ("Worker", "QueueHigh", "QueueDefault", "QueueLow"):
-            cloudwatch.Alarm(
-                self,
-                f"{function}ErrorsAlarm",
-                metric=cloudwatch.Metric(
-                    namespace="AWS/Lambda",
-                    metric_name="Errors",
-                    dimensions_map={"FunctionName": self.chalice.get_resource(function).ref},
-                    period=Duration.minutes(5),
-                    statistic="Sum",
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                alarm_description=f"the {function} function reports errors",
+            alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"{function}ErrorsAlarm",
+                    metric=cloudwatch.Metric(
+                        namespace="AWS/Lambda",
+                        metric_name="Errors",
+                        dimensions_map={"FunctionName": self.chalice.get_resource(function).ref},
+                        period=ALARM_PERIOD,
+                        statistic="Sum",
+                    ),
+                    threshold=1,
+                    evaluation_periods=1,
+                    alarm_description=f"the {function} function reports errors",
+                )
             )
+        lag = self.thresholds["fireLagP99Seconds"]
+        rate = self.thresholds["failureRatePercent"]
+        for queue in QUEUES:
+            alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"{queue.capitalize()}FireLagAlarm",
+                    metric=self._metric("FireLag", queue, "p99"),
+                    threshold=lag * 1000,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    evaluation_periods=3,
+                    datapoints_to_alarm=2,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    alarm_description=(
+                        f"p99 of queue {queue}'s fire lag (scheduled time to start) is over "
+                        f"{lag:g} s"
+                    ),
+                )
+            )
+            alarms.append(
+                cloudwatch.Alarm(
+                    self,
+                    f"{queue.capitalize()}FailureRateAlarm",
+                    metric=self._failure_rate(queue),
+                    threshold=rate,
+                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+                    evaluation_periods=3,
+                    datapoints_to_alarm=2,
+                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                    alarm_description=(
+                        f"over {rate:g} % of queue {queue}'s runs end FAILED or TIMED_OUT"
+                    ),
+                )
+            )
+        return alarms
+
+    def _dashboard(self) -> cloudwatch.Dashboard:
+        """One dashboard of the service's metrics, by queue, and of its alarms."""
+
+        def by_queue(name: str, statistic: str = "Sum") -> list[cloudwatch.IMetric]:
+            return [
+                self._metric(name, queue, statistic).with_(label=f"{queue} {statistic}")
+                for queue in QUEUES
+            ]
+
+        def all_queues(name: str, label: str) -> cloudwatch.MathExpression:
+            ids = {f"{name.lower()}{n}": self._metric(name, q) for n, q in enumerate(QUEUES)}
+            return cloudwatch.MathExpression(
+                expression=f"SUM([{', '.join(f'FILL({i}, 0)' for i in ids)}])",
+                using_metrics=ids,
+                label=label,
+                period=ALARM_PERIOD,
+            )
+
+        lag = cloudwatch.HorizontalAnnotation(
+            value=self.thresholds["fireLagP99Seconds"] * 1000, label="alarm"
+        )
+        rate = cloudwatch.HorizontalAnnotation(
+            value=self.thresholds["failureRatePercent"], label="alarm"
+        )
+        dead_letters = {**self.dead_letters, "failed": self.failed, "scheduler": self.scheduler_dlq}
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"{PREFIX}-{self.node.id}"
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Fires", left=by_queue("Fires"), width=12),
+            cloudwatch.GraphWidget(
+                title="Fire lag p99 (ms, scheduled time to start)",
+                left=by_queue("FireLag", "p99"),
+                left_annotations=[lag],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Runs by outcome (all queues)",
+                left=[all_queues(name, status) for status, name in metrics.OUTCOMES.items()],
+                stacked=True,
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Failure rate (%, FAILED or TIMED_OUT of all runs ended)",
+                left=[self._failure_rate(queue) for queue in QUEUES],
+                left_annotations=[rate],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Run duration (ms)",
+                left=by_queue("RunDuration", "p50") + by_queue("RunDuration", "p99"),
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Retries and dead-lettered runs",
+                left=[
+                    all_queues("Retries", "retries"),
+                    all_queues("DeadLettered", "dead-lettered"),
+                ],
+                width=12,
+            ),
+        )
+        dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Dead-letter queues: messages visible",
+                left=[
+                    queue.metric_approximate_number_of_messages_visible(
+                        period=ALARM_PERIOD, statistic="Maximum", label=queue.queue_name
+                    )
+                    for queue in dead_letters.values()
+                ],
+                width=12,
+            ),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=12),
+        )
+        return dashboard
 
     def _outputs(self) -> None:
         CfnOutput(self, "ApiUrl", value=self.chalice.sam_template.get_output("EndpointURL").value)

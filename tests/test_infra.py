@@ -163,7 +163,7 @@ def test_the_api_reads_the_generated_token_secret_and_no_other_function_does(tem
 
 def test_alarms_and_outputs(template):
     alarms = of_type(template, "AWS::CloudWatch::Alarm")
-    metrics = sorted(a["Properties"]["MetricName"] for a in alarms.values())
+    metrics = sorted(a["Properties"].get("MetricName", "") for a in alarms.values())
     assert metrics.count("ApproximateNumberOfMessagesVisible") == 5
     assert metrics.count("Errors") == 4
     assert {
@@ -275,3 +275,107 @@ def test_the_default_tasks_package_is_found_beside_the_app(tmp_path):
         env={"PATH": "/usr/bin:/bin"},
     ).stdout
     assert none.strip() == "[]"
+
+
+# -- observability (issue 19): the dashboard and the alarms -----------------------------------
+
+
+def _alarms(template: dict[str, Any], metric: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: alarm["Properties"]
+        for name, alarm in of_type(template, "AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"].get("MetricName") == metric
+        or metric in json.dumps(alarm["Properties"].get("Metrics", []))
+    }
+
+
+def test_every_dead_letter_queue_alarms_on_any_visible_message(template):
+    queues = {
+        name: q["Properties"]["QueueName"]
+        for name, q in of_type(template, "AWS::SQS::Queue").items()
+    }
+    alarms = _alarms(template, "ApproximateNumberOfMessagesVisible")
+    watched = set()
+    for alarm in alarms.values():
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold" and alarm["Threshold"] == 0
+        assert alarm["Statistic"] == "Maximum" and alarm["TreatMissingData"] == "notBreaching"
+        (dimension,) = alarm["Dimensions"]
+        watched.add(queues[dimension["Value"]["Fn::GetAtt"][0]])
+    assert watched == {
+        "beatless-high-dlq",
+        "beatless-default-dlq",
+        "beatless-low-dlq",
+        "beatless-failed",
+        "beatless-scheduler-dlq",
+    }
+
+
+def test_each_queue_alarms_on_its_fire_lag_p99(template):
+    alarms = _alarms(template, "FireLag")
+    by_queue = {
+        {d["Name"]: d["Value"] for d in a["Dimensions"]}["Queue"]: a for a in alarms.values()
+    }
+    assert set(by_queue) == {"high", "default", "low"}
+    for alarm in by_queue.values():
+        assert alarm["Namespace"] == "Beatless" and alarm["ExtendedStatistic"] == "p99"
+        assert {d["Name"] for d in alarm["Dimensions"]} == {"Service", "Queue"}
+        assert alarm["Threshold"] == 60_000  # ALARM_DEFAULTS' 60 s, in the metric's ms
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_each_queue_alarms_on_its_failure_rate_by_metric_math(template):
+    alarms = _alarms(template, "RunsFailed")
+    assert len(alarms) == 3
+    for alarm in alarms.values():
+        (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+        stats = {
+            m["Id"]: m["MetricStat"]["Metric"]["MetricName"]
+            for m in alarm["Metrics"]
+            if "MetricStat" in m
+        }
+        assert sorted(stats.values()) == ["Runs", "RunsFailed", "RunsTimedOut"]
+        ids = {name: id_ for id_, name in stats.items()}
+        assert expression["Expression"] == (
+            f"IF({ids['Runs']} >= 5, 100 * (FILL({ids['RunsFailed']}, 0) + "
+            f"FILL({ids['RunsTimedOut']}, 0)) / {ids['Runs']}, 0)"
+        )
+        assert expression["ReturnData"] is True
+        assert alarm["Threshold"] == 10 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def _dashboard(template: dict[str, Any]) -> dict[str, Any]:
+    (dashboard,) = of_type(template, "AWS::CloudWatch::Dashboard").values()
+    parts = dashboard["Properties"]["DashboardBody"]["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else "REF" for p in parts))
+
+
+def test_the_dashboard_graphs_every_metric_by_queue_and_shows_every_alarm(template):
+    from chalicelib import metrics
+
+    body = _dashboard(template)
+    graphed = json.dumps([w["properties"].get("metrics") for w in body["widgets"]])
+    for name in metrics.METRICS:
+        assert f'"Beatless", "{name}", "Queue"' in graphed, name
+    assert "tenant" not in graphed and "job_id" not in graphed
+    assert graphed.count('"ApproximateNumberOfMessagesVisible"') == 5
+    (status,) = [w for w in body["widgets"] if w["properties"].get("alarms")]
+    alarms = of_type(template, "AWS::CloudWatch::Alarm")
+    assert len(status["properties"]["alarms"]) == len(alarms) == 15
+
+
+def test_alarm_thresholds_come_from_context_or_their_documented_defaults():
+    from infra.stack import ALARM_DEFAULTS, alarm_thresholds
+
+    assert alarm_thresholds({}.get) == ALARM_DEFAULTS
+    given = {"fireLagP99Seconds": "120", "failureRatePercent": 2.5}
+    assert alarm_thresholds(given.get) == {
+        **ALARM_DEFAULTS,
+        **{k: float(v) for k, v in given.items()},
+    }
+    for bad in ("0", "-1", "soon"):
+        with pytest.raises(ValueError, match="failureRateMinRuns"):
+            alarm_thresholds({"failureRateMinRuns": bad}.get)
+    documented = (ROOT / "docs" / "operations.md").read_text()
+    for key, default in ALARM_DEFAULTS.items():
+        assert f"`{key}` | {default:g}" in documented, key
