@@ -46,6 +46,11 @@ def missed_fires(schedule: dict[str, Any], since: datetime, until: datetime) -> 
     return fires
 
 
+def missed_reason(since: datetime) -> str:
+    """The reason a missed fire's SKIPPED run gives."""
+    return f"missed: make run was stopped from {since:%Y-%m-%dT%H:%M:%SZ}"
+
+
 @dataclass
 class CaughtUp:
     fired: int = 0  # jobs whose latest missed fire ran once at start
@@ -63,7 +68,7 @@ def catch_up(
 ) -> CaughtUp:
     """Apply the misfire rule to every schedule of ``group`` for the stop (since, until]."""
     done = CaughtUp()
-    reason = f"missed: make run was stopped from {since:%Y-%m-%dT%H:%M:%SZ}"
+    reason = missed_reason(since)
     for page in client.get_paginator("list_schedules").paginate(GroupName=group):
         for summary in page["Schedules"]:
             if summary.get("State") == "DISABLED":
@@ -136,7 +141,7 @@ def record_coalesced(
     record_missed: Callable[[str, str, datetime, str | None, str], Any],
 ) -> int:
     """Record SKIPPED the fires ``coalesce_planned`` took out, the last ``RECORDED`` per job."""
-    reason = f"missed: make run was stopped from {since:%Y-%m-%dT%H:%M:%SZ}"
+    reason = missed_reason(since)
     per_job: dict[tuple[str, str], list[datetime]] = {}
     for tenant, job_id, when in removed:
         per_job.setdefault((tenant, job_id), []).append(when)
