@@ -55,7 +55,7 @@ def screenshot(page: Any, name: str, full_page: bool = False) -> Path:
 
 
 def api(port: int, method: str, path: str, body: Any = None, key: str | None = LOCAL_KEY) -> Any:
-    status, answer = call(port, method, path, body, key=key)
+    status, answer = call(port, method, path, body, key=key, timeout=30)  # a loaded CI machine
     assert status < 300, (method, path, status, answer)
     return answer
 

@@ -42,7 +42,7 @@ def browser(port: int) -> Iterator[Any]:
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     """A fresh tab (no key yet) that fails the test on a script error or a CSP violation."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
     tab = context.new_page()
     problems: list[str] = []
     tab.on("pageerror", lambda error: problems.append(f"script error: {error}"))
@@ -52,15 +52,18 @@ def page(browser: Any) -> Iterator[Any]:
             problems.append(message.text) if "Content Security Policy" in message.text else None
         ),
     )
-    tab.set_default_timeout(20_000)
+    tab.set_default_timeout(30_000)
     yield tab
     context.close()
     assert not problems, problems
 
 
 def expect() -> Any:
+    """Playwright's ``expect``, waiting up to 30 s (not its 5): a deadline for a loaded machine,
+    not a measure (each assertion passes as soon as the page shows what it should)."""
     from playwright.sync_api import expect as playwright_expect
 
+    playwright_expect.set_options(timeout=30_000)
     return playwright_expect
 
 
@@ -217,7 +220,7 @@ def test_deleting_asks_first(port, page):
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete…").click()
     expect()(page.get_by_role("heading", name="Jobs")).to_be_visible()
-    assert call(port, "GET", f"/v1/jobs/{made['id']}")[0] == 404
+    assert call(port, "GET", f"/v1/jobs/{made['id']}", timeout=30)[0] == 404
 
 
 def test_a_running_runs_log_follows_until_it_ends(port, page):
@@ -287,7 +290,7 @@ def test_keys_are_created_shown_once_and_revoked(port, page):
     page.once("dialog", lambda dialog: dialog.accept())
     row.get_by_role("button", name="Revoke…").click()
     expect()(row).to_contain_text("revoked")
-    assert call(port, "GET", "/v1/jobs", key=key)[0] == 401
+    assert call(port, "GET", "/v1/jobs", key=key, timeout=30)[0] == 401
 
 
 def test_a_user_key_sees_why_it_cannot_list_keys(port, page):
