@@ -81,10 +81,18 @@ def _redirect(location: str) -> Response:
     return Response(status_code=302, body="", headers={**SECURITY_HEADERS, "Location": location})
 
 
+def _requested() -> str:
+    """The path the browser asked for, stage prefix included (``requestContext.path``: ``/api/``
+    deployed, ``/`` under ``make run``), its empty segments dropped (``//x`` is not a host)."""
+    event = bp.current_request.to_original_event()
+    path = event.get("requestContext", {}).get("path") or event.get("path") or "/"
+    return "/" + "/".join(part for part in path.split("/") if part)
+
+
 @bp.route("/", methods=["GET"])
 def root() -> Response:
     """``/`` → the console."""
-    return _redirect("console/")
+    return _redirect(_requested().rstrip("/") + "/console/")
 
 
 @bp.route("/console", methods=["GET"])
@@ -92,11 +100,9 @@ def console() -> Response:
     """``/console/``: the page. ``/console`` (no slash) redirects there, so the page's relative
     links resolve under ``/console/`` (API Gateway and Chalice give both the same route)."""
     event = bp.current_request.to_original_event()
-    # API Gateway gives the path as requested in ``path``; Chalice's local gateway only in
-    # ``requestContext.path``.
-    path = event.get("path") or event.get("requestContext", {}).get("path") or ""
+    path = event.get("requestContext", {}).get("path") or event.get("path") or ""
     if not path.endswith("/"):
-        return _redirect(path.rsplit("/", 1)[-1] + "/")
+        return _redirect(_requested() + "/")
     return serve("index.html")
 
 

@@ -272,6 +272,11 @@ def test_the_playground_describes_translates_and_crosses_dst(port, page):
     screenshot(page, "playground")
     editor.get_by_label("Schedule", exact=True).fill("not a schedule")
     expect()(editor.locator(".error")).to_be_visible()
+    # Celery ANDs both day fields; EventBridge cron takes one: the reason, not a translation.
+    page.get_by_role("button", name='"day_of_month": "1-5"').click()
+    reason = page.locator(".editor .error")
+    expect()(reason).to_contain_text("No EventBridge translation")
+    expect()(reason).to_contain_text("allows only one day field")
 
 
 def test_keys_are_created_shown_once_and_revoked(port, page):

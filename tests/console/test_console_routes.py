@@ -48,11 +48,57 @@ def test_anything_but_a_console_file_is_a_json_404(client, name):
     assert response.json_body["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize(("path", "location"), [("/", "console/"), ("/console", "console/")])
-def test_the_root_and_the_bare_console_path_redirect_to_the_console(client, path, location):
+@pytest.mark.parametrize("path", ["/", "/console"])
+def test_the_root_and_the_bare_console_path_redirect_to_the_console(client, path):
     response = client.as_key(None).get(path)
     assert response.status_code == 302
-    assert response.headers["Location"] == location
+    assert response.headers["Location"] == "/console/"
+
+
+class LambdaContext:
+    aws_request_id = "test"
+    function_name = "api"
+    memory_limit_in_mb = 128
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:api"
+    log_group_name = log_stream_name = "test"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+@pytest.mark.parametrize(
+    ("requested", "resource", "location"),
+    [
+        ("/api", "/", "/api/console/"),
+        ("/api/", "/", "/api/console/"),
+        ("/api/console", "/console", "/api/console/"),
+    ],
+)
+def test_a_redirect_keeps_the_stage_prefix_of_a_deployed_api(aws, requested, resource, location):
+    """API Gateway's event has the stage in ``requestContext.path`` only: a redirect keeps it."""
+    from app import app
+
+    event = {
+        "resource": resource,
+        "path": resource,
+        "httpMethod": "GET",
+        "headers": {},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": resource,
+            "httpMethod": "GET",
+            "path": requested,
+            "stage": "api",
+        },
+        "body": None,
+        "isBase64Encoded": False,
+    }
+    answer = app(event, LambdaContext())
+    assert (answer["statusCode"], answer["headers"]["Location"]) == (302, location)
 
 
 def test_the_console_needs_no_inline_script_and_no_other_origin():

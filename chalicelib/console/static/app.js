@@ -359,6 +359,7 @@ const EXAMPLES = [
   ["schedule", "0 9 1,15 * 1", "UTC"],
   ["schedule", "*/20 * * * * *", "UTC"],
   ["crontab", '{"minute": "0", "hour": "9", "day_of_week": "mon-fri"}', "Europe/Paris"],
+  ["crontab", '{"minute": "0", "hour": "9", "day_of_month": "1-5", "day_of_week": "mon"}', "UTC"],
   ["interval", '{"every": 90, "period": "seconds"}', "UTC"],
   ["due_time", "PT5M", "UTC"],
 ];

@@ -115,7 +115,8 @@ export function scheduleEditor({ form = "schedule", text = "", timezone = "UTC",
     } catch (error) {
       if (mine !== sequence) return;
       lastGood = null;
-      replace(output, h("p", { class: "error", role: "alert" }, error.status === 401 ? "Needs an API key." : error.message));
+      const text = error.status === 401 ? "Needs an API key." : error.status === 422 ? `No EventBridge translation: ${error.message}` : error.message;
+      replace(output, h("p", { class: "error", role: "alert" }, text));
     }
   }
 
