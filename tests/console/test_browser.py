@@ -157,7 +157,8 @@ def test_the_history_strip_colours_each_fire_by_its_outcome(port, page):
     expect()(page.locator("svg.durations")).to_be_visible()
     expect()(page.locator("#counters")).to_contain_text("failed or timed out")
     screenshot(page, "job", full_page=True)
-    page.locator('svg.strip a[data-status="FAILED"]').first.click()
+    page.locator('svg.strip a[data-status="FAILED"]').first.focus()  # by keyboard
+    page.keyboard.press("Enter")
     expect()(page.locator("#run-status")).to_contain_text("failed")
     expect()(page.locator("main")).to_contain_text("TaskFailed")
 
@@ -255,6 +256,18 @@ def test_a_failed_run_is_retried_from_its_page(port, page):
     page.get_by_role("button", name="Retry run").click()
     expect()(page.locator("main")).to_contain_text("Re-queued")
     until(lambda: api(port, "GET", f"/v1/tasks/{run['id']}")["attempt"] >= 2, "a second attempt")
+
+
+def test_the_runs_page_lists_failed_runs_with_their_status(port, page):
+    run = api(port, "POST", "/v1/tasks", {"task": "fail", "kwargs": {"message": "listed"}})
+    until(lambda: api(port, "GET", f"/v1/tasks/{run['id']}")["status"] == "FAILED", "failed")
+    sign_in(page, port, "#/runs")
+    page.get_by_label("Status").select_option("FAILED")
+    row = page.locator("tr", has=page.get_by_role("link", name=run["id"]))
+    expect()(row).to_contain_text("✗ failed")
+    expect()(page.locator("tbody .badge")).not_to_contain_text(["succeeded"])
+    row.get_by_role("link", name=run["id"]).click()
+    expect()(page.locator("main")).to_contain_text("listed")
 
 
 def test_the_playground_describes_translates_and_crosses_dst(port, page):
