@@ -25,7 +25,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from functools import wraps
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ ROUTE_IDS = {"job_id": "job_id", "run_id": "run_id", "id_async": "run_id", "work
 ALTERYX_ROUTE_IDS = {"job_id": "run_id", "workflow_id": "job_id"}
 
 _context: ContextVar[dict[str, str]] = ContextVar("beatless_log_context")
+_IDS = "_beatless_log_ids"  # the attribute an exception carries its scope's ids in
 _json = False
 # Not under "beatless": that is Chalice's app logger (ERROR level, not propagating).
 access_log = logging.getLogger("chalicelib.http")
@@ -84,13 +85,25 @@ def ids_of(event: Any) -> dict[str, Any]:
     return {name: event.get(name) for name in ("tenant", "job_id", "run_id")}
 
 
+def _remember(error: BaseException) -> None:
+    """Leave the ids known where ``error`` was raised on it (the innermost scope's), so the
+    line that logs it outside that scope (the worker's "message failed") still names them."""
+    if getattr(error, _IDS, None) is None:
+        with suppress(AttributeError):  # an exception type that takes no attributes
+            setattr(error, _IDS, current())
+
+
 def of_run(method: F) -> F:
     """A method ``(self, run, ...)`` runs with the run's tenant, job id and run id bound."""
 
     @wraps(method)
     def scoped(self: Any, run: Any, *args: Any, **kwargs: Any) -> Any:
         with scope(tenant=run.tenant, job_id=run.job_id, run_id=run.run_id):
-            return method(self, run, *args, **kwargs)
+            try:
+                return method(self, run, *args, **kwargs)
+            except Exception as error:
+                _remember(error)
+                raise
 
     return scoped  # type: ignore[return-value]
 
@@ -101,7 +114,11 @@ def of_message(method: F) -> F:
     @wraps(method)
     def scoped(self: Any, body: Any, *args: Any, **kwargs: Any) -> Any:
         with scope(**ids_of(body)):
-            return method(self, body, *args, **kwargs)
+            try:
+                return method(self, body, *args, **kwargs)
+            except Exception as error:
+                _remember(error)
+                raise
 
     return scoped  # type: ignore[return-value]
 
@@ -148,6 +165,10 @@ class JsonFormatter(logging.Formatter):
         ids = current()
         if ids["request_id"] is None:
             ids["request_id"] = getattr(record, "aws_request_id", None) or None
+        raised = getattr(record.exc_info[1], _IDS, {}) if record.exc_info else {}
+        for name, value in raised.items():  # where the exception came from, if not known here
+            if ids.get(name) is None:
+                ids[name] = value
         line: dict[str, Any] = {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",

@@ -242,3 +242,21 @@ def test_the_middleware_names_alteryx_runs_and_workflows_by_what_they_are():
     request.lambda_context = None
     logs.middleware(request, handler)
     assert seen == {"request_id": "gw", "tenant": None, "job_id": "run-1", "run_id": None}
+
+
+def test_an_exception_logged_outside_its_scope_still_names_the_ids_it_was_raised_with():
+    class Worker:
+        @logs.of_message
+        def handle_message(self, body, remaining):
+            raise RuntimeError("table unreachable")
+
+    formatter = logs.JsonFormatter()
+    with logs.scope(request_id="sqs"):
+        try:
+            Worker().handle_message({"run_id": "r9", "tenant": "t9"}, None)
+        except RuntimeError:
+            record = _record()
+            record.exc_info = sys.exc_info()
+        line = json.loads(formatter.format(record))
+    assert [line[k] for k in logs.FIELDS] == ["sqs", "t9", None, "r9"]
+    assert "RuntimeError: table unreachable" in line["exception"]
