@@ -109,6 +109,13 @@ def serve(host: str, port: int) -> Any:
                 "%s %s", self.address_string(), format % args
             )
 
+        def handle_one_request(self) -> None:
+            try:
+                super().handle_one_request()
+            except (BrokenPipeError, ConnectionResetError):
+                # The client left mid-answer (a closed browser tab): nothing to answer, no trace.
+                self.close_connection = True
+
         def __getattr__(self, name: str) -> Any:
             # Chalice serves the usual methods; any other (TRACE, QUERY, ...) reaches the router
             # too, which answers 405 with Allow, not http.server's HTML 501.
@@ -267,7 +274,10 @@ def main() -> int:
             loops[-1].start()
         server = serve(host, port)
         log.info(
-            "beatless API on http://%s:%d (try: curl http://%s:%d/v1/status)",
+            "beatless API on http://%s:%d (try: curl http://%s:%d/v1/status); "
+            "console on http://%s:%d/console/",
+            host,
+            port,
             host,
             port,
             host,
