@@ -15,10 +15,12 @@ from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -56,6 +58,20 @@ ALARM_DEFAULTS: dict[str, float] = {
 }
 #: Every alarm evaluates 5-minute periods; fire lag and failure rate alarm on 2 of the last 3.
 ALARM_PERIOD = Duration.minutes(5)
+#: CDK context naming an SNS topic every alarm notifies (into ALARM and back to OK); none: the
+#: alarms only change state.
+ALARM_TOPIC = "alarmTopicArn"
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+
+
+def alarm_topic_arn(value: Any) -> str | None:
+    """The ``alarmTopicArn`` context value, checked to be an SNS topic's ARN (or None)."""
+    if value is None or str(value).strip() == "":
+        return None
+    arn = str(value).strip()
+    if not _TOPIC_ARN.match(arn):
+        raise ValueError(f"context {ALARM_TOPIC}: {arn!r} is not an SNS topic ARN")
+    return arn
 
 
 def alarm_thresholds(context: Callable[[str], Any]) -> dict[str, float]:
@@ -211,6 +227,14 @@ class BeatlessStack(Stack):
         self.target_arns = self._grant_targets()
         self.thresholds = alarm_thresholds(self.node.try_get_context)
         self.alarms = self._alarms()
+        topic_arn = alarm_topic_arn(self.node.try_get_context(ALARM_TOPIC))
+        if topic_arn is not None:
+            action = cloudwatch_actions.SnsAction(
+                sns.Topic.from_topic_arn(self, "AlarmTopic", topic_arn)
+            )
+            for alarm in self.alarms:
+                alarm.add_alarm_action(action)
+                alarm.add_ok_action(action)
         self._dashboard()
         self._outputs()
 
