@@ -19,10 +19,11 @@ from typing import Any, Literal
 from urllib.parse import parse_qsl
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, RootModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from chalicelib import services
 from chalicelib.api.errors import http_status
+from chalicelib.api.models import Instant
 from chalicelib.api.routing import (
     QueryParam,
     principal,
@@ -96,7 +97,7 @@ class Message(BaseModel):
 class JobOut(BaseModel):
     id: str
     appId: str
-    createDateTime: str
+    createDateTime: Instant
     status: str
     disposition: str
     outputs: list[Output]
@@ -255,6 +256,7 @@ def get_job(job_id: str) -> dict[str, Any]:
     "GET",
     summary="A job's messages (Curators, that is admin keys; others get Alteryx's 401)",
     response=MessageList,
+    operation_id="listJobMessages",
 )
 def job_messages(job_id: str) -> list[dict[str, Any]]:
     me = principal(bp)
@@ -293,7 +295,7 @@ class WorkflowJobOut(BaseModel):
     """The swagger's ``WorkflowJobView``."""
 
     id: str
-    createDate: str
+    createDate: Instant
     status: Literal["Created", "Cancelled", "Running", "Queued", "Completed"]
     priority: str
     workerTag: str
@@ -369,6 +371,7 @@ _RESULT_FILTER = {"Success": (SUCCEEDED,), "Warning": (), "Error": (FAILED, TIME
         QueryParam("status", {"enum": list(_STATUS_FILTER)}),
         QueryParam("resultCode", {"enum": list(_RESULT_FILTER)}),
     ),
+    operation_id="listWorkflowJobs",
 )
 def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
     status = _choice("status", tuple(_STATUS_FILTER), "")
@@ -401,8 +404,8 @@ class JobSummaryOut(BaseModel):
     workflowName: str
     workflowId: str
     submittedBy: str
-    startTime: str | None
-    queueTime: str | None
+    startTime: Instant | None
+    queueTime: Instant | None
     executionTime: str | None
     priority: str
 
@@ -525,7 +528,7 @@ class ReducedWorkflowOut(BaseModel):
     sourceAppId: str
     name: str
     ownerId: str
-    dateCreated: str
+    dateCreated: Instant
     publishedVersionNumber: int
     isAmp: bool
     executionMode: Literal["Safe", "SemiSafe", "Standard"]
@@ -536,7 +539,7 @@ class WorkflowOut(BaseModel):
 
     id: str
     sourceAppId: str
-    dateCreated: str
+    dateCreated: Instant
     runCount: int
     versions: list[dict[str, Any]]
     name: str
@@ -684,6 +687,7 @@ def _answer(value: Any) -> str:
     summary="The workflow's questions: its task's parameters",
     response=QuestionList,
     query=(QueryParam("versionId", {"type": "string"}, "Only the published one (the id)"),),
+    operation_id="listWorkflowQuestions",
 )
 def workflow_questions(workflow_id: str) -> list[dict[str, Any]]:
     job, params = services.job_service().with_parameters(principal(bp).tenant, workflow_id)
@@ -752,6 +756,7 @@ def _form(text: str) -> dict[str, Any]:
     summary="Queue a job now; questions answer the task's parameters",
     request=RunIn,
     response=JobOut,
+    body_optional=True,
 )
 def run_workflow(workflow_id: str) -> dict[str, Any]:
     me = principal(bp)
@@ -819,6 +824,14 @@ def oauth_error(error: BeatlessError) -> Response:
     )
 
 
+class TokenIn(BaseModel):
+    """The token request's form (RFC 6749 §4.4.2); the credentials may come as HTTP Basic."""
+
+    grant_type: Literal["client_credentials"]
+    client_id: str | None = Field(None, description="a key's id (or HTTP Basic's user)")
+    client_secret: str | None = Field(None, description="the key (or HTTP Basic's password)")
+
+
 def _client_credentials(form: dict[str, str]) -> tuple[str, str]:
     """client_id and client_secret from HTTP Basic (RFC 6749 §2.3.1, both real clients) or the
     form's fields."""
@@ -843,11 +856,14 @@ def _client_credentials(form: dict[str, str]) -> tuple[str, str]:
     face=FACE,
     prefix=PREFIX,
     summary="OAuth2 client credentials: client_id = a key's id, client_secret = the key",
+    request=TokenIn,
+    request_media="application/x-www-form-urlencoded",
     response=TokenOut,
     access="public",
     render=oauth_error,
     error_model=OAuthErrorOut,
     errors=(400, 401, 503),
+    operation_id="requestToken",
 )
 def token() -> Response:
     raw = bp.current_request.raw_body or b""

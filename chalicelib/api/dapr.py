@@ -199,10 +199,11 @@ def make_blueprint(prefix: str) -> Blueprint:
             render=functools.partial(dapr_error, operation=operation),
             error_model=DaprErrorOut,
             errors=(400, 404, 409, 413, 503),  # a schedule Dapr cannot run (422) is its 400
+            id_suffix="Alpha1" if "alpha1" in prefix else "",
             **kwargs,
         )
 
-    @_route("POST", "schedule", summary="Schedule a job", request=DaprJobIn, status=204)
+    @_route("POST", "schedule", summary="Schedule a job", request=DaprJobIn, status=204, owned=True)
     def schedule_job(name: str) -> Response:
         name = _name(name)
         body = parse_body(bp, DaprJobIn)
@@ -226,7 +227,7 @@ def make_blueprint(prefix: str) -> Blueprint:
             raise NotFound("job not found")
         return job_out(job)
 
-    @_route("DELETE", "delete", summary="Delete a job", status=204)
+    @_route("DELETE", "delete", summary="Delete a job", status=204, owned=True)
     def delete_job(name: str) -> Response:
         services.job_service().delete_named(principal(bp).tenant, _name(name), principal(bp))
         return Response(status_code=204, body="")  # a missing job is 204 too, as in Dapr

@@ -11,12 +11,14 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    WithJsonSchema,
+    field_serializer,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from chalicelib.vocabulary import Overlap, Queue, RunStatus
+from chalicelib.vocabulary import Overlap, Queue, RunStatus, Trigger
 
 #: What ``str.isspace`` calls whitespace: a name may not start or end with any of it.
 WHITESPACE = (
@@ -112,6 +114,9 @@ def _integral(value: Any) -> Any:
 
 #: An integer field of a strict model: 5 and 5.0, never "5" or true.
 Int = Annotated[int, BeforeValidator(_integral)]
+#: An instant the API formats (``format_instant``): RFC 3339 in UTC, such as
+#: ``2030-01-01T09:00:00Z``; a generated client reads it as a datetime.
+Instant = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
 class Crontab(BaseModel):
@@ -160,7 +165,10 @@ class ScheduleFields(BaseModel):
     start_at: str | None = Field(None, max_length=64, description="RFC 3339")
     end_at: str | None = Field(None, max_length=64, description="RFC 3339")
     ttl: str | None = Field(None, max_length=64, description="duration or RFC 3339; ends the job")
-    repeats: Int | None = Field(None, ge=1, description="maximum number of runs")
+    # The bound inside the Annotated, so the schema says ``minimum`` (not ``ge``) in its branch.
+    repeats: Annotated[int, Field(ge=1), BeforeValidator(_integral)] | None = Field(
+        None, description="maximum number of runs"
+    )
 
     def schedule_values(self) -> dict[str, Any]:
         return self.model_dump(
@@ -171,6 +179,19 @@ class ScheduleFields(BaseModel):
 class JobIn(ScheduleFields):
     """A job as POST and PUT take it. Read-only fields of a GET body are accepted and ignored."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "nightly-report", "task": "echo", "schedule": "0 2 * * *"},
+                {
+                    "name": "every-5",
+                    "task": "echo",
+                    "interval": {"every": 5, "period": "minutes"},
+                    "repeats": 10,
+                },
+            ]
+        }
+    )
     name: Name
     task: str | None = Field(None, min_length=1, max_length=200, description="a registered task")
     target: dict[str, Any] | None = Field(
@@ -183,8 +204,9 @@ class JobIn(ScheduleFields):
     kwargs: dict[str, Any] = Field(default_factory=dict)
     data: Any = None
     enabled: bool = True
-    queue: Literal[Queue.HIGH.value, Queue.DEFAULT.value, Queue.LOW.value] | None = None
-    overlap: Literal[Overlap.ALLOW.value, Overlap.SKIP.value] = Overlap.ALLOW.value
+    # The vocabularies' enums (one schema each, shared with the read models), taken as strings.
+    queue: Queue | None = Field(None, strict=False)
+    overlap: Overlap = Field(Overlap.ALLOW, strict=False)
     retry: RetryPolicy | None = None
     timeout_seconds: Int = Field(300, ge=1, le=900, description="a run's time limit")
     version: Int | None = Field(None, description="optimistic lock: the version you read")
@@ -261,7 +283,7 @@ class PreviewOut(BaseModel):
     expressions: list[str]
     timezone: str
     path: Literal["scheduler", "sqs"]
-    next: list[str]
+    next: list[Instant]
     description: str
     schedule: str
 
@@ -276,31 +298,37 @@ class JobOut(BaseModel):
     kwargs: dict[str, Any]
     data: Any = None
     enabled: bool
-    queue: str
-    overlap: str
-    crontab: dict[str, Any] | None = None
-    interval: dict[str, Any] | None = None
+    queue: Queue
+    overlap: Overlap
+    crontab: Crontab | None = None
+    interval: Interval | None = None
     due_time: str | None = None
     schedule: str = Field(description="human-readable schedule (cron text or 'every 5 minutes')")
     schedule_description: str
     timezone: str
-    start_at: str | None = None
-    end_at: str | None = None
+    start_at: str | None = Field(None, description="as sent (RFC 3339)")
+    end_at: str | None = Field(None, description="as sent, or the instant a ttl ends (RFC 3339)")
     ttl: str | None = None
     repeats: int | None = None
     spec: dict[str, Any] = Field(description="the normalised schedule")
     expressions: list[str] = Field(description="the EventBridge Scheduler expressions in use")
     path: Literal["scheduler", "sqs"]
-    next_run_at: str | None
-    last_run_at: str | None
+    next_run_at: Instant | None
+    last_run_at: Instant | None
     last_run_id: str | None
     total_run_count: int
-    created_at: str
-    updated_at: str
-    retry: dict[str, Any] | None = None
+    created_at: Instant
+    updated_at: Instant
+    retry: RetryPolicy | None = None
     timeout_seconds: int
-    finished_at: str | None = None
+    finished_at: Instant | None = None
     version: int
+
+    @field_serializer("crontab", "interval", "retry")
+    def _as_stored(self, value: BaseModel | None):  # type: ignore[no-untyped-def]
+        # No return annotation: the documented schema stays the field's (Crontab, not {}).
+        """The schedule fields as they were sent: a crontab's missing fields stay missing."""
+        return value.model_dump(exclude_none=True) if value is not None else None
 
 
 class JobList(BaseModel):
@@ -310,7 +338,7 @@ class JobList(BaseModel):
 
 class TaskOut(BaseModel):
     name: str
-    queue: str
+    queue: Queue
     doc: str
     schedulable: bool
 
@@ -322,7 +350,7 @@ class TaskList(BaseModel):
 class StatusOut(BaseModel):
     id: str
     service: str
-    startDate: str
+    startDate: Instant
     status: Literal["Active", "Inactive", "ShutdownInProgress", "Unreachable"]
     version: str
 
@@ -352,7 +380,16 @@ class StepIn(BaseModel):
 class TaskIn(BaseModel):
     """An ad-hoc run: one task, or steps run in order (each result passed to the next)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "examples": [
+                {"task": "echo", "args": ["hello"]},
+                {"task": "echo", "delay_seconds": 60},
+            ]
+        },
+    )
     task: str | None = Field(None, min_length=1, max_length=200)
     target: dict[str, Any] | None = Field(
         None,
@@ -363,8 +400,8 @@ class TaskIn(BaseModel):
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
     data: Any = None
-    queue: Literal[Queue.HIGH.value, Queue.DEFAULT.value, Queue.LOW.value] | None = None
-    delay_seconds: Int | None = Field(None, ge=0, le=900)
+    queue: Queue | None = Field(None, strict=False)
+    delay_seconds: Annotated[int, Field(ge=0, le=900), BeforeValidator(_integral)] | None = None
     run_at: str | None = Field(None, max_length=64, description="RFC 3339, at most 7 days ahead")
     retry: RetryPolicy | None = None
     timeout_seconds: Int = Field(300, ge=1, le=900)
@@ -375,16 +412,16 @@ class StepOut(BaseModel):
     target: dict[str, Any] | None = None
     args: list[Any] = Field(default_factory=list)
     kwargs: dict[str, Any] = Field(default_factory=dict)
-    status: str | None = None
+    status: RunStatus | None = None
     result: Any = None
-    started_at: str | None = None
-    ended_at: str | None = None
+    started_at: Instant | None = None
+    ended_at: Instant | None = None
 
 
 class AttemptOut(BaseModel):
     number: int
-    started_at: str | None
-    ended_at: str
+    started_at: Instant | None
+    ended_at: Instant
     outcome: Literal["SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT"]
     error: str | None = Field(description="`Exc: message`; null for SUCCEEDED and CANCELLED")
 
@@ -396,15 +433,15 @@ class RunOut(BaseModel):
     target: dict[str, Any] | None = Field(None, description="the first step's target, if any")
     steps: list[StepOut]
     data: Any = None
-    status: Literal[tuple(s.value for s in RunStatus)]  # type: ignore[valid-type]
+    status: RunStatus
     attempt: int
-    queue: str
-    trigger: str
-    scheduled_time: str | None
-    queued_at: str | None
-    started_at: str | None
-    ended_at: str | None
-    retry_at: str | None
+    queue: Queue
+    trigger: Trigger
+    scheduled_time: Instant | None
+    queued_at: Instant | None
+    started_at: Instant | None
+    ended_at: Instant | None
+    retry_at: Instant | None
     result: Any = None
     exc: str | None
     error: str | None
@@ -423,7 +460,7 @@ class RunList(BaseModel):
 
 
 class MessageOut(BaseModel):
-    at: str
+    at: Instant
     level: str
     text: str
     step: int
@@ -443,9 +480,9 @@ class KeyIn(BaseModel):
 class KeyOut(BaseModel):
     id: str
     tenant: str
-    role: str
+    role: Literal["admin", "user"]
     owner: str
-    created_at: str
+    created_at: Instant
     disabled: bool
     key: str | None = Field(None, description="the secret: only in the answer that creates it")
 
@@ -456,8 +493,8 @@ class KeyList(BaseModel):
 
 class SecretOut(BaseModel):
     secret: str
-    created_at: str | None
-    expires_at: str | None = Field(description="null for the current secret")
+    created_at: Instant | None
+    expires_at: Instant | None = Field(description="null for the current secret")
 
 
 class SigningSecretOut(BaseModel):

@@ -101,6 +101,7 @@ def _instant(value: datetime | None) -> str | None:
     summary="Service status (no key needed)",
     response=models.StatusOut,
     access="public",
+    operation_id="getStatus",
 )
 def status() -> dict[str, Any]:
     return models.StatusOut(
@@ -112,7 +113,13 @@ def status() -> dict[str, Any]:
     ).model_dump()
 
 
-@_route("/tasks/registered", "GET", summary="Registered task names", response=models.TaskList)
+@_route(
+    "/tasks/registered",
+    "GET",
+    summary="Registered task names",
+    response=models.TaskList,
+    operation_id="listRegisteredTasks",
+)
 def registered_tasks() -> dict[str, Any]:
     items = [
         models.TaskOut(name=t.name, queue=t.queue, doc=t.doc, schedulable=t.schedulable)
@@ -173,6 +180,7 @@ def get_job(job_id: str) -> dict[str, Any]:
     summary="Replace a job",
     request=models.JobIn,
     response=models.JobOut,
+    owned=True,
 )
 def replace_job(job_id: str) -> dict[str, Any]:
     body = parse_body(bp, models.JobIn)
@@ -188,6 +196,8 @@ def replace_job(job_id: str) -> dict[str, Any]:
     summary="Change some fields of a job",
     request=models.JobPatch,
     response=models.JobOut,
+    owned=True,
+    body_optional=True,
 )
 def patch_job(job_id: str) -> dict[str, Any]:
     body = parse_body(bp, models.JobPatch)
@@ -197,19 +207,31 @@ def patch_job(job_id: str) -> dict[str, Any]:
     return job_out(job)
 
 
-@_route("/jobs/{job_id}", "DELETE", summary="Delete a job and its schedules", status=204)
+@_route(
+    "/jobs/{job_id}", "DELETE", summary="Delete a job and its schedules", status=204, owned=True
+)
 def delete_job(job_id: str) -> Response:
     services.job_service().delete(me().tenant, job_id, actor=me())
     return Response(status_code=204, body="")
 
 
-@_route("/jobs/{job_id}/pause", "POST", summary="Pause (schedule DISABLED)", response=models.JobOut)
+@_route(
+    "/jobs/{job_id}/pause",
+    "POST",
+    summary="Pause (schedule DISABLED)",
+    response=models.JobOut,
+    owned=True,
+)
 def pause_job(job_id: str) -> dict[str, Any]:
     return job_out(services.job_service().set_enabled(me().tenant, job_id, False, actor=me()))
 
 
 @_route(
-    "/jobs/{job_id}/resume", "POST", summary="Resume (schedule ENABLED)", response=models.JobOut
+    "/jobs/{job_id}/resume",
+    "POST",
+    summary="Resume (schedule ENABLED)",
+    response=models.JobOut,
+    owned=True,
 )
 def resume_job(job_id: str) -> dict[str, Any]:
     return job_out(services.job_service().set_enabled(me().tenant, job_id, True, actor=me()))
@@ -309,6 +331,7 @@ def trigger_job(job_id: str) -> Response:
     summary="A job's runs, newest first",
     response=models.RunList,
     query=RUN_FILTERS,
+    operation_id="listJobRuns",
 )
 def job_runs(job_id: str) -> dict[str, Any]:
     return _run_page(services.run_service().list_for_job(me().tenant, job_id, **_run_filters()))
@@ -376,6 +399,7 @@ def get_task(run_id: str) -> dict[str, Any]:
         QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
         QueryParam("cursor", {"type": "string"}),
     ),
+    operation_id="listTaskMessages",
 )
 def task_messages(run_id: str) -> dict[str, Any]:
     page = services.run_service().messages(
@@ -396,6 +420,7 @@ def task_messages(run_id: str) -> dict[str, Any]:
     "DELETE",
     summary="Cancel: a queued run never runs; a running one stops at its next check",
     response=models.RunOut,
+    owned=True,
 )
 def cancel_task(run_id: str) -> dict[str, Any]:
     return run_out(services.run_service().cancel(me().tenant, run_id, actor=me()))
@@ -407,6 +432,7 @@ def cancel_task(run_id: str) -> dict[str, Any]:
     summary="Re-queue a FAILED or TIMED_OUT run",
     response=models.RunOut,
     status=202,
+    owned=True,
 )
 def retry_task(run_id: str) -> Response:
     run = services.run_service().retry(me().tenant, run_id, actor=me())
@@ -433,6 +459,7 @@ def key_out(item: ApiKey, secret: str | None = None) -> dict[str, Any]:
     response=models.KeyOut,
     status=201,
     access="admin",
+    body_optional=True,
 )
 def create_key() -> Response:
     body = parse_body(bp, models.KeyIn)
@@ -508,6 +535,7 @@ def get_allowed_hosts() -> dict[str, Any]:
     request=models.AllowedHostsIn,
     response=models.AllowedHostsOut,
     access="admin",
+    operation_id="replaceAllowedHosts",
 )
 def put_allowed_hosts() -> dict[str, Any]:
     body = parse_body(bp, models.AllowedHostsIn)

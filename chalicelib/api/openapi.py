@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from chalicelib.api import models
 from chalicelib.api.routing import ROUTES, RouteDoc
@@ -15,7 +15,7 @@ _PATH_PARAM = re.compile(r"{(\w+)}")
 _ERROR_TEXT = {
     400: "Invalid request: the body names the field and the rule",
     401: "No key, or an unknown or revoked one",
-    403: "The key is not an admin key",
+    403: "Refused to this key: an admin key's operation, or what another key created",
     404: "No such resource",
     409: "Conflict: duplicate name or stale version",
     412: "A required header is missing",
@@ -45,11 +45,16 @@ def document(face: str = "native") -> dict[str, Any]:
 
     paths: dict[str, dict[str, Any]] = {}
     routes = [r for r in ROUTES if r.face == face]
+    ids = [_operation_id(r) for r in routes]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"operation ids of the {face} face repeat: {sorted(ids)}")
+    tags: list[str] = []
     for doc in routes:
         operation = _operation(doc, ref)
         if links := _links(doc, routes):
             operation["responses"][str(doc.status)]["links"] = links
         paths.setdefault(doc.path, {})[doc.method.lower()] = operation
+        tags += [tag for tag in operation["tags"] if tag not in tags]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -57,6 +62,9 @@ def document(face: str = "native") -> dict[str, Any]:
             "version": get_settings().version,
             "description": "Scheduled jobs and asynchronous tasks on AWS.",
         },
+        # Relative: the deployment (or ``make run``) that serves the document serves the API.
+        "servers": [{"url": "/", "description": "the server this document was fetched from"}],
+        "tags": [{"name": tag} for tag in tags],
         "paths": paths,
         "components": {"schemas": schemas, "securitySchemes": _SCHEMES},
         "security": [{name: []} for name in _SCHEMES],
@@ -84,6 +92,7 @@ def _operation(doc: RouteDoc, ref: Any) -> dict[str, Any]:
             "content": {"application/json": {"schema": error_schema}},
         }
     operation: dict[str, Any] = {
+        "tags": [_tag(doc)],
         "summary": doc.summary,
         "operationId": _operation_id(doc),
         "responses": responses,
@@ -94,8 +103,8 @@ def _operation(doc: RouteDoc, ref: Any) -> dict[str, Any]:
         operation["parameters"] = params
     if doc.request is not None:
         operation["requestBody"] = {
-            "required": not _accepts_empty(doc.request),  # an empty body is parsed as {}
-            "content": {"application/json": {"schema": ref(doc.request, "validation")}},
+            "required": not doc.body_optional,
+            "content": {doc.request_media: {"schema": ref(doc.request, "validation")}},
         }
     return operation
 
@@ -133,14 +142,6 @@ def _links(doc: RouteDoc, routes: list[RouteDoc]) -> dict[str, Any]:
     return links
 
 
-def _accepts_empty(model: type[BaseModel]) -> bool:
-    try:
-        model.model_validate({})
-    except ValidationError:
-        return False
-    return True
-
-
 def _error_codes(doc: RouteDoc) -> set[int]:
     """The error statuses an operation can answer: its face's, narrowed by what it takes."""
     codes = set(doc.errors)
@@ -150,11 +151,27 @@ def _error_codes(doc: RouteDoc) -> set[int]:
         codes -= {413, 422}
     if doc.access != "public":
         codes.add(401)
-    if doc.access == "admin":
+    if doc.access == "admin" or doc.owned:
         codes.add(403)
+    if doc.method == "GET":
+        codes.discard(409)  # a read writes nothing that could conflict
     return codes
 
 
 def _operation_id(doc: RouteDoc) -> str:
-    words = [w for w in re.split(r"[^a-zA-Z0-9]+", doc.path) if w]
-    return "_".join([doc.method.lower(), *words])
+    return doc.operation_id or "_".join(
+        [doc.method.lower(), *(w for w in re.split(r"[^a-zA-Z0-9]+", doc.path) if w)]
+    )
+
+
+_VERSION = re.compile(r"^v\d+(\.\d+)*(-\w+)?$")
+
+
+def _tag(doc: RouteDoc) -> str:
+    """The operation's tag: given, or the resource its path names after the face's prefix
+    (``/v1/jobs/{job_id}/pause``: ``jobs``), or the prefix's last one (Dapr's ``/v1.0/jobs``)."""
+    if doc.tag:
+        return doc.tag
+    words = [w for w in doc.path[len(doc.prefix) :].split("/") if w and "{" not in w]
+    words = [w for w in words if not _VERSION.match(w)]
+    return words[0] if words else doc.prefix.rstrip("/").rsplit("/", 1)[-1]

@@ -69,6 +69,19 @@ class RouteDoc:
     errors: tuple[int, ...] = field(default=(400, 404, 409, 413, 422, 503))
     #: The body ``render`` answers with, documented for every error status of the face.
     error_model: type[BaseModel] | None = None
+    #: The OpenAPI ``operationId``: the view's name in camelCase (``pause_job``: ``pauseJob``).
+    operation_id: str = ""
+    #: The OpenAPI tag (the generated client's module); empty: the path's resource.
+    tag: str = ""
+    #: A user key may be refused (403) what another key created: only admins change any.
+    owned: bool = False
+    #: The part of ``path`` the face mounts its routes under (``/v1``).
+    prefix: str = ""
+    #: How ``request`` is sent (OAuth2's token request is a form).
+    request_media: str = "application/json"
+    #: No body is a valid request (taken as ``{}``: a PATCH that changes nothing, a key with
+    #: the defaults); the document says the body is optional.
+    body_optional: bool = False
 
 
 ROUTES: list[RouteDoc] = []
@@ -109,11 +122,19 @@ def route(
     render: ErrorRenderer = native_error,
     error_model: type[BaseModel] | None = None,
     errors: tuple[int, ...] | None = None,
+    operation_id: str | None = None,
+    id_suffix: str = "",
+    tag: str = "",
+    owned: bool = False,
+    request_media: str = "application/json",
+    body_optional: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``view`` on ``bp`` for ``method path`` with error rendering and OpenAPI docs.
 
     ``query`` declares the operation's query parameters (and headers): they are what its OpenAPI
-    document lists, and any other query parameter is a 400 naming it, never silently ignored."""
+    document lists, and any other query parameter is a 400 naming it, never silently ignored.
+    ``operation_id`` (default: the view's name in camelCase, then ``id_suffix``), ``tag`` and
+    ``owned`` (a user key is refused what it did not create) only describe the operation."""
     takes = frozenset(q.name for q in query if q.location == "query")
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -139,6 +160,12 @@ def route(
                 access,
                 render,
                 error_model=error_model,
+                operation_id=(operation_id or _camel(view.__name__)) + id_suffix,
+                tag=tag,
+                owned=owned,
+                prefix=prefix,
+                request_media=request_media,
+                body_optional=body_optional,
                 **({"errors": errors} if errors is not None else {}),
             )
         )
@@ -146,6 +173,11 @@ def route(
         return wrapped
 
     return decorator
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.strip("_").split("_")
+    return first + "".join(word[:1].upper() + word[1:] for word in rest)
 
 
 def _check_size(bp: Blueprint) -> None:

@@ -22,7 +22,7 @@ from pydantic_core import PydanticCustomError
 from chalicelib import services, targets
 from chalicelib.api import masks
 from chalicelib.api.errors import http_status
-from chalicelib.api.models import UnpaddedName
+from chalicelib.api.models import Instant, UnpaddedName
 from chalicelib.api.routing import QueryParam, parse_body, principal, route
 from chalicelib.errors import BeatlessError, InvalidRequest, NotFound, Unauthorized
 from chalicelib.execution import (
@@ -157,7 +157,7 @@ class UdataJobOut(BaseModel):
     args: list[Any]
     kwargs: dict[str, Any]
     schedule: str
-    last_run_at: str | None
+    last_run_at: Instant | None
     last_run_id: str | None
     enabled: bool
 
@@ -293,7 +293,13 @@ class Schedulables(RootModel[list[str]]):
     pass
 
 
-@_route("/jobs/schedulables", "GET", summary="Task names a job can run", response=Schedulables)
+@_route(
+    "/jobs/schedulables",
+    "GET",
+    summary="Task names a job can run",
+    response=Schedulables,
+    operation_id="listSchedulables",
+)
 def schedulables() -> list[str]:
     return [t.name for t in registry.all() if t.schedulable]
 
@@ -303,7 +309,14 @@ def get_job(job_id: str) -> Any:
     return _masked(job_out(_job(job_id)))
 
 
-@_route("/jobs/{job_id}", "PUT", summary="Update a job", request=UdataJobIn, response=UdataJobOut)
+@_route(
+    "/jobs/{job_id}",
+    "PUT",
+    summary="Update a job",
+    request=UdataJobIn,
+    response=UdataJobOut,
+    body_optional=True,
+)
 def update_job(job_id: str) -> Any:
     body = parse_body(bp, UdataJobIn)
     raw = _raw()
@@ -334,7 +347,13 @@ def delete_job(job_id: str) -> Response:
     return Response(status_code=204, body="")
 
 
-@_route("/tasks/{run_id}", "GET", summary="A task's Celery-style status", response=UdataTaskOut)
+@_route(
+    "/tasks/{run_id}",
+    "GET",
+    summary="A task's Celery-style status",
+    response=UdataTaskOut,
+    operation_id="getTask",
+)
 def task_status(run_id: str) -> dict[str, Any]:
     run = services.run_service().get(principal(bp).tenant, run_id)
     return task_out(run)

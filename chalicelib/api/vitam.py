@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib import services, targets
 from chalicelib.api.errors import http_status
+from chalicelib.api.models import Instant
 from chalicelib.api.routing import (
     AWS_ERRORS,
     CONTENT_TYPES,
@@ -228,7 +229,11 @@ def _route(
         for blueprint, prefix in BLUEPRINTS:
             if prefix not in prefixes:
                 continue
-            options = {**kwargs, **(worker or {})} if prefix == WORKER_PREFIX else kwargs
+            options = (
+                {**kwargs, "id_suffix": "Worker" if len(prefixes) > 1 else "", **(worker or {})}
+                if prefix == WORKER_PREFIX
+                else kwargs
+            )
             route(
                 blueprint,
                 path,
@@ -316,9 +321,9 @@ class TaskOut(BaseModel):
     type: str
     state: str
     task_status: str
-    start_date: str | None
-    end_date: str | None
-    expiration_date: str
+    start_date: Instant | None
+    end_date: Instant | None
+    expiration_date: Instant
     result_link: str
     error: TaskError | None
     actions: list[dict[str, Any]]
@@ -342,7 +347,7 @@ class TaskList(BaseModel):
 class StatusOut(BaseModel):
     id: str
     service: str
-    startDate: str
+    startDate: Instant
     status: str
 
 
@@ -424,6 +429,7 @@ def _results(value: Any, keys: list[str] | None) -> Any:
     summary="The worker's status",
     response=StatusOut,
     access="public",
+    operation_id="getStatus",
 )
 def status() -> Response:
     from chalicelib.api.native import INSTANCE_ID, STARTED
@@ -444,6 +450,7 @@ def status() -> Response:
     summary="The worker's status: 204, as ApplicationStatusResource.status",
     status=204,
     access="public",
+    operation_id="getWorkerStatus",
 )
 def worker_status() -> Response:
     return _answer(None, 204)
@@ -587,6 +594,7 @@ RETRY_LATER = 461
         "response": ItemStatusOut,
         "status": 200,
     },
+    operation_id="submitTask",
 )
 def submit() -> Response:
     """The seed's draft body → the async task (201); Vitam's ``DescriptionStep`` → its
@@ -665,7 +673,13 @@ def get_task(id_async: str) -> Response:
     return _answer(task_out(services.run_service().get(me.tenant, id_async)))
 
 
-@_route("/tasks/{id_async}", "PUT", summary="Cancel a task at its next action", response=TaskOut)
+@_route(
+    "/tasks/{id_async}",
+    "PUT",
+    summary="Cancel a task at its next action",
+    response=TaskOut,
+    owned=True,
+)
 def cancel_task(id_async: str) -> Response:
     me = _caller()
     try:
