@@ -49,7 +49,6 @@ def start_generators(face: str, document: dict[str, Any], root: Path) -> list[su
         "--target-python-version=3.11",
         "--extra-fields=forbid",  # every field the answer has is documented
         "--output-datetime-class=AwareDatetime",  # date-time with its offset
-        "--field-constraints",
         "--no-formatters",
         "--disable-timestamp",
     ]
