@@ -6,8 +6,10 @@ seconds, sub-minute intervals, due times) reach the worker through SQS delayed m
   most 15 minutes away);
 - each ``rate(1 minute)`` heartbeat at T sends the fires in [T + 60 s, T + 120 s);
 - a ``-due`` schedule, one minute ahead of a far due time, sends that fire.
-A message body is ``{"kind": "fire", "job_id", "tenant", "scheduled_time"}``; the worker runs it
-as a fire with the run id of (job, scheduled time), so overlapping windows cannot run twice.
+A message body is ``{"kind": "fire", "job_id", "tenant", "scheduled_time", "spec",
+"timeout_seconds"}`` (the job's spec and timeout when it was sent: the worker decides the fire
+without reading the job, and the spec is checked against the job as it is then); the worker runs
+it as a fire with the run id of (job, scheduled time), so overlapping windows cannot run twice.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ def send_fire(queues: QueueGateway, job: JobModel, fire: datetime, now: datetime
         "job_id": job.job_id,
         "tenant": job.tenant,
         "scheduled_time": format_instant(fire),
+        "spec": job.spec,  # what the fire is decided on, checked against the job (firing.py)
+        "timeout_seconds": int(job.timeout_seconds or 300),
     }
     queues.send(job.queue, body, delay_until(fire, now))
 

@@ -2,8 +2,9 @@
 
 Schedule names are derived from the job id (``job-<id>``, ``job-<id>-dow`` for the second half
 of a split, ``job-<id>-due`` for a first fire), in one group per deployment. A schedule's Input
-holds ids and the ``<aws.scheduler.scheduled-time>`` placeholder only; the payload stays in
-DynamoDB. UpdateSchedule replaces every field, so each call sends the full set.
+holds ids, the ``<aws.scheduler.scheduled-time>`` placeholder and, for a schedule that runs the
+job, the job's schedule spec (so a fire need not read the job); the payload stays in DynamoDB.
+UpdateSchedule replaces every field, so each call sends the full set.
 """
 
 from __future__ import annotations
@@ -21,10 +22,29 @@ from chalicelib.settings import Settings
 #: How long and how often Scheduler retries a failed invoke before the dead-letter queue.
 RETRY_POLICY = {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10}
 SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+#: EventBridge Scheduler's limit on a target's Input, in characters.
+MAX_INPUT = 8192
 
 
 def schedule_name(job_id: str, suffix: str = "") -> str:
     return f"job-{job_id}" + (f"-{suffix}" if suffix else "")
+
+
+def schedule_input(target: ScheduleTarget, name: str, planned: PlannedSchedule) -> str:
+    """The target Input: ids, the scheduled-time placeholder and, for a schedule that runs the
+    job, its spec (what its fires are decided on, checked against the job: firing.py), unless
+    that would pass EventBridge's limit (the fire then reads the job)."""
+    event: dict[str, Any] = {
+        "job_id": target.job_id,
+        "tenant": target.tenant,
+        "schedule": name,
+        "scheduled_time": SCHEDULED_TIME,
+    }
+    plain = json.dumps(event, separators=(",", ":"))
+    if planned.spec is None:
+        return plain
+    carried = json.dumps(event | {"spec": planned.spec}, separators=(",", ":"))
+    return carried if len(carried) <= MAX_INPUT else plain
 
 
 @dataclass(frozen=True)
@@ -66,15 +86,7 @@ class SchedulerGateway:
             "Target": {
                 "Arn": self._settings.worker_arn,
                 "RoleArn": self._settings.scheduler_role_arn,
-                "Input": json.dumps(
-                    {
-                        "job_id": target.job_id,
-                        "tenant": target.tenant,
-                        "schedule": name,
-                        "scheduled_time": SCHEDULED_TIME,
-                    },
-                    separators=(",", ":"),
-                ),
+                "Input": schedule_input(target, name, planned),
                 "RetryPolicy": dict(RETRY_POLICY),
                 "DeadLetterConfig": {"Arn": self._settings.scheduler_dlq_arn},
             },

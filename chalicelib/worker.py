@@ -1,12 +1,15 @@
 """The worker: one entry point for scheduled fires, SQS messages and direct invocations.
 
 Event shapes (docs/operations.md has them all):
-- EventBridge Scheduler fire: ``{"job_id", "tenant", "schedule", "scheduled_time"}``;
+- EventBridge Scheduler fire: ``{"job_id", "tenant", "schedule", "scheduled_time", "spec"}``
+  (``spec``, the job's schedule spec, lets the fire be decided without reading the job; the
+  input of a schedule written before it was carried has none, and the job is read);
 - direct ``aws lambda invoke``: ``{"job_id", "tenant"?}`` runs the job now (a manual trigger),
   ``{"run_id", "tenant"}`` executes a queued run;
 - SQS batch (``Records``), each body ``{"run_id", "tenant"}`` or
-  ``{"kind": "fire", "job_id", "tenant", "scheduled_time"}``; the answer lists the failed
-  messages only (``batchItemFailures``), so one bad message does not redeliver its neighbours.
+  ``{"kind": "fire", "job_id", "tenant", "scheduled_time", "spec", "timeout_seconds"}``; the
+  answer lists the failed messages only (``batchItemFailures``), so one bad message does not
+  redeliver its neighbours.
 
 A batch runs inline, one message after the other, inside one Lambda's time. A run is claimed
 (a fire admitted) only if the time left covers what it needs (``execution.needed_seconds``);
@@ -96,7 +99,8 @@ class Worker:
         # The job is read after this check: check against the most any run needs. Raising makes
         # the (asynchronous) invocation fail, so Lambda and the Scheduler deliver it again.
         check_time(None, remaining)
-        run = self._firing.on_schedule(tenant, job_id, when, event.get("schedule"))
+        spec = event.get("spec") if isinstance(event.get("spec"), dict) else None
+        run = self._firing.on_schedule(tenant, job_id, when, event.get("schedule"), spec)
         try:
             return self._run_fire(run, remaining)
         except NoTimeLeft:  # admitted, then no time: the run went to its queue
@@ -146,10 +150,15 @@ class Worker:
         if body.get("kind") == "fire":
             when = parse_time(str(body["scheduled_time"]))
             self.wait_until(when)
-            job = load_job(tenant, str(body["job_id"]))
-            if job is not None:  # (a missing job's fire is only recorded SKIPPED)
-                check_time(job.timeout_seconds, remaining)
-            run = self._firing.admit(tenant, str(body["job_id"]), when, job, exact=True)
+            spec = body.get("spec") if isinstance(body.get("spec"), dict) else None
+            job = None
+            if spec is not None:  # the job's, when the message was sent: no GetItem
+                check_time(body.get("timeout_seconds"), remaining)
+            else:  # a message sent before messages carried it
+                job = load_job(tenant, str(body["job_id"]))
+                if job is not None:  # (a missing job's fire is only recorded SKIPPED)
+                    check_time(job.timeout_seconds, remaining)
+            run = self._firing.admit(tenant, str(body["job_id"]), when, job, True, spec)
             return self._run_fire(run, remaining)
         return self.execute_run(tenant, str(body["run_id"]), remaining)
 

@@ -19,9 +19,10 @@ delayed message itself).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from typing import Any
 
 from chalicelib.schedules.cron import RANGES, CronSpec
 from chalicelib.schedules.errors import NoEquivalentError
@@ -47,6 +48,9 @@ class PlannedSchedule:
     end_date: datetime | None
     one_time: bool
     delivery: str
+    #: The job's spec (``ScheduleSpec.to_dict``) for a ``run`` schedule's input: its fires are
+    #: decided on it without reading the job (chalicelib/firing.py).
+    spec: dict[str, Any] | None = field(default=None, compare=False)
 
 
 def _emit(values: frozenset[int], name: str) -> str:
@@ -185,6 +189,7 @@ def plan(spec: ScheduleSpec, now: datetime) -> list[PlannedSchedule]:
                 end_date=spec.end_at,
                 one_time=False,
                 delivery=delivery,
+                spec=spec.to_dict() if delivery == Delivery.RUN else None,
             )
         )
     return planned

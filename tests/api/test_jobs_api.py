@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from chalicelib.settings import get_settings
+from chalicelib.storage import JobModel
 from tests.api.helpers import create, job_body, send
 from tests.conftest import schedules_of
 
@@ -68,6 +69,8 @@ def test_create_crontab_job_writes_item_and_one_schedule_with_every_field(client
         "tenant": "default",
         "schedule": f"job-{job['id']}",
         "scheduled_time": "<aws.scheduler.scheduled-time>",
+        # the job's spec as stored: its fires are decided without reading the job (issue 17)
+        "spec": JobModel.get("default", job["id"]).spec,
     }
 
 
