@@ -23,7 +23,7 @@ from chalicelib.execution import FINAL, SUCCEEDED, utcnow
 from chalicelib.ids import new_id
 from chalicelib.scheduler import schedule_name
 from chalicelib.settings import get_settings
-from chalicelib.storage import RunModel
+from chalicelib.storage import JobModel, RunModel
 from tests.conftest import ADMIN_KEY
 from tests.hardening.faults import KINDS, body, deliver, fire, inconsistencies, injecting, recover
 from tests.testtasks import calls
@@ -101,9 +101,25 @@ def _fire_event(client: Any) -> dict[str, Any]:
     return ctx
 
 
+def _fire_event_with_spec(client: Any) -> dict[str, Any]:
+    """The fire as EventBridge sends it since issue 17: its input carries the job's spec, so the
+    fire is decided in two writes (the job's conditional count, the run's put), no read."""
+    ctx = _fire_event(client)
+    job = JobModel.get("default", ctx["job"]["id"])
+    assert job.next_run_at is not None
+    ctx["event"] = ctx["event"] | {
+        "spec": job.spec,
+        "scheduled_time": job.next_run_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return ctx
+
+
 def _fired_once(ctx: dict[str, Any], answer: Any) -> list[str]:
     runs = [r for r in RunModel.scan() if r.job_id == ctx["job"]["id"]]
     problems = [] if len(runs) == 1 else [f"the fire made {len(runs)} runs"]
+    counted = int(JobModel.get("default", ctx["job"]["id"]).fire_count or 0)
+    if counted != 1:
+        problems.append(f"the fire was counted {counted} times")
     ran = calls(ctx["key"])
     if ran > 1:
         problems.append(f"the fire's task ran {ran} times")
@@ -249,6 +265,13 @@ SCENARIOS = [
         "authenticate a key", lambda c, x: c.as_key(x["secret"]).get("/v1/jobs"), 200, _new_key
     ),
     Scenario("scheduled fire", lambda c, x: fire(x["event"]), None, _fire_event, _fired_once),
+    Scenario(
+        "scheduled fire (its input carries the spec)",
+        lambda c, x: fire(x["event"]),
+        None,
+        _fire_event_with_spec,
+        _fired_once,
+    ),
     Scenario(
         "second-precision hand-off (heartbeat)",
         lambda c, x: fire(x["event"] | {"scheduled_time": f"{x['minute']:%Y-%m-%dT%H:%M:%SZ}"}),
