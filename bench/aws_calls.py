@@ -12,6 +12,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,13 @@ FLOORS = {
     "pause job": (3, "GetItem, the write, UpdateSchedule"),
     "delete job": (3, "GetItem, the delete, DeleteSchedule"),
     "trigger job": (3, "GetItem, PutItem run, SendMessage"),
-    "scheduled run, fire to record": (2, "the run write and its outcome write"),
+    "scheduled fire, admitted": (2, "the job's conditional count and the run's put"),
+    "scheduled run, fire to record": (3, "the count, the run's put and its outcome write"),
+    "second-precision fire (SQS message), fire to record": (3, "the same three writes"),
+    "fire of a schedule written before its input carried the spec": (
+        4,
+        "a GetItem of the job, then the same three writes",
+    ),
     "ad-hoc run, submit to record": (4, "PutItem, SendMessage, claim, outcome"),
     "cancel queued run": (2, "GetItem to answer for the state, the conditional update"),
 }
@@ -63,7 +70,9 @@ def run() -> list[str]:
 
         from app import app
         from chalicelib import resources, services
+        from chalicelib.handoff import send_fire
         from chalicelib.settings import get_settings
+        from chalicelib.storage import JobModel
 
         services.reset()
         resources.provision(get_settings())
@@ -97,14 +106,55 @@ def run() -> list[str]:
                 "pause job", lambda: http.post(f"/v1/jobs/{jid}/pause", headers=headers), results
             )
             http.post(f"/v1/jobs/{jid}/resume", headers=headers)
-            event = {
-                "job_id": jid,
-                "tenant": "default",
-                "schedule": f"job-{jid}",
-                "scheduled_time": "2030-01-01T10:00:00Z",
-            }
+            schedule = services.scheduler().get(f"job-{jid}")
+            assert schedule is not None
+            text = schedule["Target"]["Input"]
+
+            def event(when: str) -> dict[str, Any]:  # what EventBridge sends at ``when``
+                return json.loads(text.replace("<aws.scheduler.scheduled-time>", when))
+
             worker = services.worker()
-            measure("scheduled run, fire to record", lambda: worker.handle(event), results)
+            firing = services.firing()
+            measure(
+                "scheduled fire, admitted",
+                lambda: firing.on_schedule(
+                    "default",
+                    jid,
+                    datetime(2030, 1, 1, 10, tzinfo=UTC),
+                    f"job-{jid}",
+                    event("2030-01-01T10:00:00Z")["spec"],
+                ),
+                results,
+            )
+            measure(
+                "scheduled run, fire to record",
+                lambda: worker.handle(event("2030-01-02T10:00:00Z")),
+                results,
+            )
+            old_input = {k: v for k, v in event("2030-01-03T10:00:00Z").items() if k != "spec"}
+            measure(
+                "fire of a schedule written before its input carried the spec",
+                lambda: worker.handle(old_input),
+                results,
+            )
+            second = http.post(
+                "/v1/jobs",
+                headers=headers,
+                body=json.dumps({"name": "s", "task": "echo", "schedule": "@every 10s"}),
+            ).json_body
+            stored = JobModel.get("default", second["id"])
+            sent: list[dict[str, Any]] = []
+
+            class Recorder:
+                def send(self, queue: str, body: dict[str, Any], delay: int = 0) -> None:
+                    sent.append(body)
+
+            send_fire(Recorder(), stored, stored.next_run_at, stored.next_run_at)  # type: ignore[arg-type]
+            measure(
+                "second-precision fire (SQS message), fire to record",
+                lambda: worker.handle_message(sent[0], None),
+                results,
+            )
             run = measure(
                 "trigger job",
                 lambda: http.post(f"/v1/jobs/{jid}/trigger", headers=headers).json_body,

@@ -27,7 +27,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def _scenario(port: int, label: str, due: list[datetime], wait: float) -> str:
-    def create(i_when: tuple[int, datetime]) -> str:
+    def create(i_when: tuple[int, datetime]) -> tuple[str, bool]:
         i, when = i_when
         body = {
             "name": f"{label}-{i}",
@@ -36,11 +36,17 @@ def _scenario(port: int, label: str, due: list[datetime], wait: float) -> str:
         }
         status, job = call(port, "POST", "/v1/jobs", body, timeout=120)
         assert status == 201, job
-        return job["id"]
+        return job["id"], datetime.now(UTC) > when
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        ids = list(pool.map(create, enumerate(due)))
-    deadline = max(due) + timedelta(seconds=wait)
+        made = list(pool.map(create, enumerate(due)))
+    ids = [job_id for job_id, _ in made]
+    # A job created after its due time fires at once, late: that lag is the API's, not the
+    # firing's. Such jobs are left out of the figures (and counted); the last column says how
+    # early (negative) or late the last job was created.
+    late = {job_id for job_id, after in made if after}
+    created = (datetime.now(UTC) - min(due)).total_seconds()
+    deadline = max(max(due), datetime.now(UTC)) + timedelta(seconds=wait)
     runs: dict[str, dict] = {}
     while datetime.now(UTC) < deadline and len(runs) < len(ids):
         time.sleep(2)
@@ -54,30 +60,37 @@ def _scenario(port: int, label: str, due: list[datetime], wait: float) -> str:
             cursor = page["cursor"]
             if not cursor:
                 break
-    errors = [
-        (_when(r["started_at"]) - _when(r["scheduled_time"])).total_seconds() for r in runs.values()
-    ]
-    recorded = max(_when(r["ended_at"]) for r in runs.values()) - min(due) if runs else None
+    timed = [r for job_id, r in runs.items() if job_id not in late]
+    errors = [(_when(r["started_at"]) - _when(r["scheduled_time"])).total_seconds() for r in timed]
+    recorded = max(_when(r["ended_at"]) for r in timed) - min(due) if timed else None
+    if late:
+        label += f" ({len(late)} created after it, left out)"
+    if not timed:
+        return f"| {label} | 0/{len(ids) - len(late)} | | | | | {created:+.0f} s |"
     return (
-        f"| {label} | {len(runs)}/{len(ids)} | {statistics.median(errors) * 1000:+.0f} ms "
+        f"| {label} | {len(timed)}/{len(ids) - len(late)} "
+        f"| {statistics.median(errors) * 1000:+.0f} ms "
         f"| {_percentile(errors, 0.99) * 1000:+.0f} ms | {max(errors) * 1000:+.0f} ms "
-        f"| {recorded.total_seconds():.1f} s |"
+        f"| {recorded.total_seconds():.1f} s | {created:+.0f} s |"
     )
 
 
 def run(same_second: int = 1000, spread: int = 200, window: int = 60) -> list[str]:
     rows = [
-        "| scenario | runs recorded | error p50 | p99 | max | all recorded after the first due |",
-        "|---|---|---|---|---|---|",
+        "| scenario | runs recorded | error p50 | p99 | max | all recorded after the first due "
+        "| last job created, from the first due |",
+        "|---|---|---|---|---|---|---|",
     ]
     # Each scenario on a fresh stack, so the second does not wait behind the first's backlog.
     with tempfile.TemporaryFile("w") as output, launched(output) as stack:
-        lead = 10 + same_second // 15  # time to create them all (about 20 a second) first
+        # Time to create them all first: creating slows as the tables grow (moto copies every
+        # table a job's create transaction touches), to about 3 a second at 1,000 jobs.
+        lead = 10 + same_second // 3
         t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=lead)
         label = f"{same_second} jobs due in the same second"
         rows.append(_scenario(stack.port, label, [t0] * same_second, 300))
     with tempfile.TemporaryFile("w") as output, launched(output) as stack:
-        start = datetime.now(UTC) + timedelta(seconds=10 + spread // 15)
+        start = datetime.now(UTC) + timedelta(seconds=10 + spread // 8)
         due = [start + timedelta(seconds=window * i / spread) for i in range(spread)]
         label = f"{spread} due times over {window} s (SQS path)"
         rows.append(_scenario(stack.port, label, due, 30))

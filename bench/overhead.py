@@ -46,6 +46,7 @@ def run(reps: int = 200) -> list[str]:
         from chalicelib.ids import new_id
         from chalicelib.settings import get_settings
         from chalicelib.storage import JobModel, JobNameModel, RunModel
+        from chalicelib.storage.bookkeeping import update_job
 
         services.reset()
         settings = get_settings()
@@ -108,18 +109,22 @@ def run(reps: int = 200) -> list[str]:
                 ),
             }
             worker = services.worker()
+            specs = {i: JobModel.get("default", ids[i]).spec for i in range(reps)}
 
             def fire(i: int) -> None:
-                worker.handle(
+                worker.handle(  # the event EventBridge sends: the input carries the spec
                     {
                         "job_id": ids[i],
                         "tenant": "default",
                         "scheduled_time": f"2030-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}Z",
+                        "spec": specs[i],
                     }
                 )
 
             def bare_fire(i: int) -> None:
-                JobModel.get("default", ids[i], consistent_read=True)
+                update_job(  # a conditional count on the job, the run's put, its outcome
+                    "default", ids[i], [JobModel.fire_count.add(1)], JobModel.job_id.exists()
+                )
                 run = RunModel("default", new_id(), status="RUNNING", task="echo")
                 run.save(condition=RunModel.run_id.does_not_exist())
                 run.update(actions=[RunModel.status.set("SUCCEEDED")])
