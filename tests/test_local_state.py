@@ -21,7 +21,7 @@ from app import worker as worker_handler
 from chalicelib import services
 from chalicelib.local.catchup import RECORDED, catch_up, missed_fires, recover_interrupted
 from chalicelib.local.launch import ROOT, call, launched
-from chalicelib.local.state import FILENAME, Gate, Snapshots, StateError
+from chalicelib.local.state import FILENAME, Gate, Saver, Snapshots, StateError
 from chalicelib.settings import get_settings
 from chalicelib.storage import RunModel
 from tests.api.helpers import create, submit_task
@@ -193,6 +193,25 @@ def test_a_snapshot_waits_for_requests_in_flight_and_holds_new_ones_back():
     for thread in (first, taker, second):
         thread.join(5)
     assert order == ["first in", "first out", "snapshot", "second in", "second out"]
+
+
+def test_slow_snapshots_are_spaced_to_hold_moto_a_tenth_of_the_time_at_most():
+    now, saves = [0.0], []
+
+    class Slow:
+        def save(self) -> int:
+            saves.append(now[0])
+            now[0] += 1.0  # a large state: a second to take
+            return 0
+
+    dirty = threading.Event()
+    saver = Saver(Slow(), dirty, interval=2.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    for tick in range(0, 30, 2):  # the loop steps every 2 s, and something always changed
+        now[0] = max(now[0], float(tick))
+        dirty.set()
+        saver.step()
+    assert saves == [0.0, 10.0, 20.0]  # 1 s taken in every 10
+    assert dirty.is_set()  # what changed since is saved at the next allowed step
 
 
 def test_a_torn_write_never_replaces_the_last_snapshot(tmp_path: Path):

@@ -16,6 +16,7 @@ import logging
 import os
 import pickle
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -268,21 +269,38 @@ def _wake_messages() -> None:
 
 
 class Saver:
-    """Saves a snapshot every ``interval`` seconds while something changed, and once at stop."""
+    """Saves a snapshot every ``interval`` seconds while something changed, and once at stop.
 
-    def __init__(self, snapshots: Snapshots, dirty: threading.Event, interval: float) -> None:
+    A snapshot holds moto still while it is taken: when the state grows so large that taking it
+    is slow, snapshots are spaced to keep moto held at most ``1 / SPACING`` of the time."""
+
+    SPACING = 10
+
+    def __init__(
+        self,
+        snapshots: Snapshots,
+        dirty: threading.Event,
+        interval: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._snapshots = snapshots
         self._dirty = dirty
         self._interval = interval
+        self._clock = clock
+        self._next = 0.0
 
     def step(self) -> None:
-        if self._dirty.is_set():
-            self._dirty.clear()
-            try:
-                self._snapshots.save()
-            except Exception:
-                self._dirty.set()  # try again at the next step
-                raise
+        if not self._dirty.is_set() or self._clock() < self._next:
+            return
+        self._dirty.clear()
+        began = self._clock()
+        try:
+            self._snapshots.save()
+        except Exception:
+            self._dirty.set()  # try again at the next step
+            raise
+        took = self._clock() - began
+        self._next = began + max(self._interval, self.SPACING * took)
 
     def final(self) -> None:
         self._dirty.clear()
