@@ -212,6 +212,9 @@ def main() -> int:
 
     # No Docker here: a lambda target's function answers with moto's echo of its payload.
     default_user_config["lambda"]["use_docker"] = False
+    from chalicelib.local import motofix
+
+    motofix.install()  # transactions without moto's whole-table copies
     gate, activity = Gate(), Activity()
     folder = state_folder()
     snapshots = Snapshots(folder, gate) if folder is not None else None
