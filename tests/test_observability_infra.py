@@ -5,17 +5,14 @@ context, is checked in tests/test_infra.py)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from infra.stack import alarm_topic_arn
+from tests.test_infra_targets import synth
 
 pytestmark = pytest.mark.slow  # a synth takes a few seconds (node + chalice package)
-ROOT = Path(__file__).resolve().parents[1]
 TOPIC = "arn:aws:sns:us-east-1:123456789012:beatless-alarms"
 CONTEXT = {
     "fireLagP99Seconds": "120",
@@ -27,18 +24,7 @@ CONTEXT = {
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    out = tmp_path_factory.mktemp("cdk-alarms")
-    code = f"from infra.app import build; build(outdir={str(out)!r}, context={CONTEXT!r}).synth()"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={"AWS_DEFAULT_REGION": "us-east-1", "PATH": "/usr/local/bin:/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads((out / "dev.template.json").read_text())  # type: ignore[no-any-return]
+    return synth(tmp_path_factory.mktemp("cdk-alarms"), CONTEXT)
 
 
 def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
