@@ -58,6 +58,23 @@ def call(
         return error.code, json.loads(error.read() or b"null")
 
 
+def _serving(process: subprocess.Popen[bytes], port: int, deadline: float) -> bool:
+    """Whether ``process`` serves on ``port``; False if it exited first (its port was taken)."""
+    while process.poll() is None:
+        try:
+            if call(port, "GET", "/v1/status")[0] == 200:
+                time.sleep(0.3)  # an answer from another server on that port: ours exits
+                return process.poll() is None
+        except (OSError, ValueError):  # not listening yet, or not us (a non-JSON answer)
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise RuntimeError("the local runtime did not start in time")
+        time.sleep(0.2)
+    return False
+
+
 @dataclass
 class Stack:
     process: subprocess.Popen[bytes]
@@ -76,31 +93,31 @@ def launched(
     killed on exit if still running. Raises RuntimeError if it is not serving in time.
     ``env`` adds variables (``BEATLESS_TASK_MODULES``; ``BEATLESS_STATE_DIR`` to keep the state
     across launches, else each launch has its own, removed after); ``cwd`` is the checkout."""
-    port, moto_port = free_port(), free_port()
     environ = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BEATLESS_"))}
-    environ.update(PORT=str(port), MOTO_PORT=str(moto_port), BEATLESS_API_KEY=LOCAL_KEY)
+    environ["BEATLESS_API_KEY"] = LOCAL_KEY
     scratch = None
     if "BEATLESS_STATE_DIR" not in (env or {}):  # its own state, never the checkout's
         scratch = tempfile.mkdtemp(prefix="beatless-state-")
         environ["BEATLESS_STATE_DIR"] = scratch
     environ.update(env or {})
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.local.runtime"],
-        cwd=cwd,
-        env=environ,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-    )
+    deadline = time.monotonic() + timeout
+    # A port found free may be taken by another process before the runtime binds it (parallel
+    # test workers): the runtime then exits, and it is started again on other ports.
+    for _attempt in range(3):
+        port, moto_port = free_port(), free_port()
+        environ.update(PORT=str(port), MOTO_PORT=str(moto_port))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "chalicelib.local.runtime"],
+            cwd=cwd,
+            env=environ,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        if _serving(process, port, deadline):
+            break
+    else:
+        raise RuntimeError("the local runtime did not start")
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if call(port, "GET", "/v1/status")[0] == 200:
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the local runtime did not start") from None
-                time.sleep(0.2)
         yield Stack(process, port, moto_port)
     finally:
         if process.poll() is None:
