@@ -154,9 +154,11 @@ class Firing:
         stored_spec: dict[str, Any],
         overlap: str | None,
         move: str,
+        skip: bool = False,
     ) -> tuple[dict[str, Any], bool]:
         """Count the fire on its job (conditional: see ``record_fire``); the job item as it
-        was, and whether this update also finished the job (nothing can fire after this)."""
+        was, and whether this update also finished the job (nothing can fire after this).
+        With ``skip`` the fire is only remembered, as skipped by the overlap policy."""
         now = self._clock()
         following = spec.fires(when, 1)
         count = {
@@ -174,10 +176,10 @@ class Firing:
             overlap=overlap,
             repeats=spec.repeats,
             move=move,
-            count=count,
+            count=None if skip else count,
             now_ms=_ms(now),
         )
-        return old, not following
+        return old, not following and not skip
 
     def _start(
         self,
@@ -198,17 +200,22 @@ class Firing:
                 self._jobs.finish(job)
         elif not spec.fires(when, 1, fired=int(job.fire_count or 0) + 1):
             self._jobs.finish(job)  # repeats used up
-        if not created and self._put_elsewhere(run):
-            return None  # another delivery put it, having seen this fire counted
-        return run
+        return run if created else self._put_elsewhere(run)
+
+    def _put_counted(
+        self, job: JobModel, run_id: str, when: datetime, now: datetime
+    ) -> RunModel | None:
+        """Put the run of a fire an earlier delivery counted (and failed to put its run)."""
+        run = self._running(job, run_id, when, now)
+        return run if put_new(run) else self._put_elsewhere(run)
 
     @staticmethod
-    def _put_elsewhere(run: RunModel) -> bool:
-        """The run's conditional put failed: True if another delivery of the fire put it (it
-        saw the fire counted); if the run is not there after all, raise, so that the fire is
-        delivered again and the redelivery puts it."""
+    def _put_elsewhere(run: RunModel) -> None:
+        """The run's conditional put failed: None if another delivery of the fire put it (it
+        saw the fire counted: a duplicate); if the run is not there after all, raise, so that
+        the fire is delivered again and the redelivery puts it."""
         if _exists(run.tenant, run.run_id):
-            return True
+            return None
         raise RuntimeError(f"the run {run.run_id} of a counted fire could not be put")
 
     def _running(self, job: JobModel, run_id: str, when: datetime, now: datetime) -> RunModel:
@@ -256,10 +263,7 @@ class Firing:
                 return self._skipped(tenant, job_id, run_id, when, "job does not exist", None)
             decided = remembered(item, when_ms)
             if decided == "counted":  # an earlier delivery counted it and failed to put its run
-                run = self._running(job, run_id, when, now)
-                if not put_new(run) and self._put_elsewhere(run):
-                    return None
-                return run
+                return self._put_counted(job, run_id, when, now)
             if decided == "skipped":
                 return self._skipped(tenant, job_id, run_id, when, OVERLAP_REMEMBERED, job)
             reason = self._refusal(job, when, exact)
@@ -269,24 +273,15 @@ class Firing:
             if reason is not None and not overlapping:
                 return self._skipped(tenant, job_id, run_id, when, reason, job)
             spec = spec_of(job)
+            move = last_move(item, when_ms)
             try:
-                if overlapping:  # remembered first, so a concurrent delivery cannot run it
+                # An overlap skip is remembered first, so a concurrent delivery cannot run it.
+                old, finished = self._count(
+                    tenant, job_id, when, spec, job.spec, job.overlap, move, skip=overlapping
+                )
+                if overlapping:
                     assert reason is not None
-                    record_fire(
-                        tenant,
-                        job_id,
-                        when_ms,
-                        when_text=JobModel.updated_at.serialize(when),
-                        spec_text=JobModel.spec.serialize(job.spec),
-                        overlap=job.overlap,
-                        repeats=spec.repeats,
-                        move=last_move(item, when_ms),
-                        count=None,
-                        now_ms=_ms(self._clock()),
-                    )
                     return self._skipped(tenant, job_id, run_id, when, reason, job)
-                move = last_move(item, when_ms)
-                old, finished = self._count(tenant, job_id, when, spec, job.spec, job.overlap, move)
             except FireRefused as refused:
                 item = refused.item
                 continue
@@ -308,7 +303,7 @@ class Firing:
         job = load_job(tenant, job_id)
         if schedule_name is not None and job is not None and self._plans(job, schedule_name):
             return None
-        run_id = fire_run_id(job_id, int(scheduled_time.timestamp() * 1000))
+        run_id = fire_run_id(job_id, _ms(scheduled_time))
         return self._skipped(tenant, job_id, run_id, scheduled_time, reason, job)
 
     def _refusal(self, job: JobModel | None, when: datetime, exact: bool) -> str | None:
