@@ -93,34 +93,28 @@ def _remember(error: BaseException) -> None:
             setattr(error, _IDS, current())
 
 
-def of_run(method: F) -> F:
-    """A method ``(self, run, ...)`` runs with the run's tenant, job id and run id bound."""
+def _scoped_by(ids: Callable[[Any], dict[str, Any]]) -> Callable[[F], F]:
+    """Decorate a method ``(self, subject, ...)`` to run with ``ids(subject)`` bound."""
 
-    @wraps(method)
-    def scoped(self: Any, run: Any, *args: Any, **kwargs: Any) -> Any:
-        with scope(tenant=run.tenant, job_id=run.job_id, run_id=run.run_id):
-            try:
-                return method(self, run, *args, **kwargs)
-            except Exception as error:
-                _remember(error)
-                raise
+    def decorate(method: F) -> F:
+        @wraps(method)
+        def scoped(self: Any, subject: Any, *args: Any, **kwargs: Any) -> Any:
+            with scope(**ids(subject)):
+                try:
+                    return method(self, subject, *args, **kwargs)
+                except Exception as error:
+                    _remember(error)
+                    raise
 
-    return scoped  # type: ignore[return-value]
+        return scoped  # type: ignore[return-value]
+
+    return decorate
 
 
-def of_message(method: F) -> F:
-    """A method ``(self, body, ...)`` runs with the ids its message body names bound."""
-
-    @wraps(method)
-    def scoped(self: Any, body: Any, *args: Any, **kwargs: Any) -> Any:
-        with scope(**ids_of(body)):
-            try:
-                return method(self, body, *args, **kwargs)
-            except Exception as error:
-                _remember(error)
-                raise
-
-    return scoped  # type: ignore[return-value]
+#: A method ``(self, run, ...)`` runs with the run's tenant, job id and run id bound.
+of_run = _scoped_by(lambda run: {"tenant": run.tenant, "job_id": run.job_id, "run_id": run.run_id})
+#: A method ``(self, body, ...)`` runs with the ids its message body names bound.
+of_message = _scoped_by(ids_of)
 
 
 def middleware(event: Any, get_response: Callable[[Any], Any]) -> Any:

@@ -441,38 +441,40 @@ class BeatlessStack(Stack):
         lag = self.thresholds["fireLagP99Seconds"]
         rate = self.thresholds["failureRatePercent"]
         for queue in QUEUES:
+            name = queue.capitalize()
             alarms.append(
-                cloudwatch.Alarm(
-                    self,
-                    f"{queue.capitalize()}FireLagAlarm",
-                    metric=self._metric("FireLag", queue, "p99"),
-                    threshold=lag * 1000,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    evaluation_periods=3,
-                    datapoints_to_alarm=2,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    alarm_description=(
-                        f"p99 of queue {queue}'s fire lag (scheduled time to start) is over "
-                        f"{lag:g} s"
-                    ),
+                self._sustained(
+                    f"{name}FireLagAlarm",
+                    self._metric("FireLag", queue, "p99"),
+                    lag * 1000,
+                    f"p99 of queue {queue}'s fire lag (scheduled time to start) is over {lag:g} s",
                 )
             )
             alarms.append(
-                cloudwatch.Alarm(
-                    self,
-                    f"{queue.capitalize()}FailureRateAlarm",
-                    metric=self._failure_rate(queue),
-                    threshold=rate,
-                    comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                    evaluation_periods=3,
-                    datapoints_to_alarm=2,
-                    treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                    alarm_description=(
-                        f"over {rate:g} % of queue {queue}'s runs end FAILED or TIMED_OUT"
-                    ),
+                self._sustained(
+                    f"{name}FailureRateAlarm",
+                    self._failure_rate(queue),
+                    rate,
+                    f"over {rate:g} % of queue {queue}'s runs end FAILED or TIMED_OUT",
                 )
             )
         return alarms
+
+    def _sustained(
+        self, alarm_id: str, metric: cloudwatch.IMetric, threshold: float, description: str
+    ) -> cloudwatch.Alarm:
+        """An alarm on ``metric`` over ``threshold`` in 2 of 3 periods; no data is not a breach."""
+        return cloudwatch.Alarm(
+            self,
+            alarm_id,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=description,
+        )
 
     def _dashboard(self) -> cloudwatch.Dashboard:
         """One dashboard of the service's metrics, by queue, and of its alarms."""

@@ -81,12 +81,16 @@ def _redirect(location: str) -> Response:
     return Response(status_code=302, body="", headers={**SECURITY_HEADERS, "Location": location})
 
 
-def _requested() -> str:
+def _asked() -> str:
     """The path the browser asked for, stage prefix included (``requestContext.path``: ``/api/``
-    deployed, ``/`` under ``make run``), its empty segments dropped (``//x`` is not a host)."""
+    deployed, ``/`` under ``make run``), as sent."""
     event = bp.current_request.to_original_event()
-    path = event.get("requestContext", {}).get("path") or event.get("path") or "/"
-    return "/" + "/".join(part for part in path.split("/") if part)
+    return event.get("requestContext", {}).get("path") or event.get("path") or "/"  # type: ignore[no-any-return]
+
+
+def _requested() -> str:
+    """``_asked()`` with its empty segments dropped (``//x`` is not a host)."""
+    return "/" + "/".join(part for part in _asked().split("/") if part)
 
 
 @bp.route("/", methods=["GET"])
@@ -99,9 +103,7 @@ def root() -> Response:
 def console() -> Response:
     """``/console/``: the page. ``/console`` (no slash) redirects there, so the page's relative
     links resolve under ``/console/`` (API Gateway and Chalice give both the same route)."""
-    event = bp.current_request.to_original_event()
-    path = event.get("requestContext", {}).get("path") or event.get("path") or ""
-    if not path.endswith("/"):
+    if not _asked().endswith("/"):
         return _redirect(_requested() + "/")
     return serve("index.html")
 
