@@ -58,6 +58,18 @@ class ServiceUnavailable(BeatlessError):
     retry_after = 5
 
 
+class QuotaExceeded(BeatlessError):
+    """A per-tenant cap (``chalicelib.quotas``) refuses the request; nothing was written.
+    ``details`` names the limit, the tenant's count and the cap; ``retry_after`` says when
+    trying again may help."""
+
+    code = "quota_exceeded"
+
+    def __init__(self, limit: str, message: str, count: int, cap: int, retry_after: int) -> None:
+        super().__init__(f"{limit}: {message}", {"limit": limit, "count": count, "max": cap})
+        self.retry_after = retry_after
+
+
 class Unauthorized(BeatlessError):
     """No key, an unknown key, or a disabled one."""
 

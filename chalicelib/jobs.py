@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from chalicelib import handoff, schedules, storage, targets
+from chalicelib import handoff, quotas, schedules, storage, targets
 from chalicelib.auth import Principal
 from chalicelib.errors import (
     Conflict,
@@ -421,8 +421,10 @@ class JobService:
             )
         return job
 
-    def _write(self, old: JobModel | None, new: JobModel | None) -> None:
-        """One transaction: the job item (version-checked) and its name guard(s)."""
+    def _write(self, old: JobModel | None, new: JobModel | None, capped: bool = True) -> None:
+        """One transaction: the job item (version-checked), the tenant's job count on a create
+        or delete (a create within the jobs cap unless not ``capped``: an undo), and the job's
+        name guard(s)."""
         tenant = (new or old).tenant  # type: ignore[union-attr]
         renamed = old is None or new is None or old.name != new.name
         try:
@@ -432,6 +434,10 @@ class JobService:
                     tx.save(new, condition=condition)
                 else:
                     tx.delete(old)  # type: ignore[arg-type]
+                if old is None or new is None:  # PynamoDB sends it last (updates go last)
+                    tx.update(
+                        **quotas.job_count_change(tenant, 1 if old is None else -1, capped=capped)
+                    )
                 if renamed and old is not None:
                     tx.delete(
                         JobNameModel(tenant, old.name, job_id=old.job_id),
@@ -449,6 +455,10 @@ class JobService:
         self, error: TransactWriteError, old: JobModel | None, new: JobModel | None
     ) -> None:
         reasons = [getattr(r, "code", None) for r in (error.cancellation_reasons or [])]
+        # A create or delete also moved the tenant's job count: its reason is the last of
+        # three (one per item, as DynamoDB gives them; updates go last).
+        counted = (old is None or new is None) and len(reasons) == 3
+        over_cap = counted and reasons.pop() == "ConditionalCheckFailed" and new is not None
         if reasons and reasons[0] == "ConditionalCheckFailed":
             job = old or new
             raise Conflict(
@@ -461,6 +471,8 @@ class JobService:
                 f"a job named {new.name!r} already exists",
                 {"field": "name", "existing_id": existing},
             ) from None
+        if over_cap:
+            raise quotas.jobs_refused(new.tenant) from None  # type: ignore[union-attr]
         raise ServiceUnavailable("the job store is unavailable; retry shortly") from error
 
     @staticmethod
@@ -579,7 +591,7 @@ class JobService:
                 assert old is not None
                 restored = self._copy(old)
                 restored.attribute_values.pop("version", None)  # re-created: version 1
-                self._write(None, restored)
+                self._write(None, restored, capped=False)
             elif old is None:
                 self._write(new, None)
             else:

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError, DoesNotExist, PynamoDBException, UpdateError
 
-from chalicelib import targets
+from chalicelib import quotas, targets
 from chalicelib.auth import Principal
 from chalicelib.errors import (
     Conflict,
@@ -163,6 +163,7 @@ class RunService:
             run_at = now + timedelta(seconds=delay_seconds)
         if run_at is not None and run_at - now > MAX_LEAD:
             raise InvalidRequest("run_at", "is more than 7 days away; schedule a job instead")
+        quotas.admit_run(tenant)  # before anything is written: a refusal changes nothing
         first = steps[0].get("task")
         queue = queue or (self._registry.get(first).queue if first else Queue.DEFAULT.value)  # type: ignore[union-attr]
         run_id = new_id()
@@ -476,6 +477,7 @@ class RunService:
                 f"task {run_id!r} is {run.status}; only FAILED or TIMED_OUT tasks can be retried",
                 {"id": run_id, "status": run.status},
             )
+        quotas.admit_run(tenant)
         now = self._clock()
         shard, deadline = dispatch_lease(run.run_id, now)
         try:

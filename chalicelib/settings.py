@@ -15,6 +15,11 @@ ACCOUNT_PLACEHOLDER = "123456789012"
 #: The user's task package when BEATLESS_TASK_MODULES is unset: ``tasks/`` beside ``app.py``,
 #: which beatless never ships nor edits (``docs/tasks.md``).
 DEFAULT_TASK_MODULE = "tasks"
+#: The per-tenant caps' variables and defaults (the CDK stack passes its context's values).
+MAX_JOBS_ENV = "BEATLESS_MAX_JOBS_PER_TENANT"
+MAX_RUNS_ENV = "BEATLESS_MAX_RUNS_IN_FLIGHT_PER_TENANT"
+MAX_JOBS_PER_TENANT = 1000
+MAX_RUNS_IN_FLIGHT_PER_TENANT = 100
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,11 @@ class Settings:
     #: Address kinds an HTTP target may reach (``BEATLESS_ALLOW_PRIVATE_TARGETS``: ``loopback``,
     #: ``private``, ``link-local``, comma-separated, or ``all``); none unless configured.
     allow_private_targets: frozenset[str] = frozenset()
+    #: Per-tenant caps (docs/operations.md, "Limits"); 0 turns a cap off. Jobs a tenant may
+    #: have (``BEATLESS_MAX_JOBS_PER_TENANT``), and runs QUEUED or RUNNING when the API admits
+    #: another (``BEATLESS_MAX_RUNS_IN_FLIGHT_PER_TENANT``).
+    max_jobs_per_tenant: int = MAX_JOBS_PER_TENANT
+    max_runs_in_flight_per_tenant: int = MAX_RUNS_IN_FLIGHT_PER_TENANT
 
     def queue_name(self, queue: str) -> str:
         """The SQS queue behind a beatless queue (``high``, ``default``, ``low``)."""
@@ -120,6 +130,8 @@ def get_settings() -> Settings:
         token_secret_arn=env("BEATLESS_TOKEN_SECRET_ARN", ""),
         http_allowed_hosts=_words(env("BEATLESS_HTTP_ALLOWED_HOSTS", "")),
         allow_private_targets=_words(env("BEATLESS_ALLOW_PRIVATE_TARGETS", "")),
+        max_jobs_per_tenant=_cap(env(MAX_JOBS_ENV, ""), MAX_JOBS_PER_TENANT),
+        max_runs_in_flight_per_tenant=_cap(env(MAX_RUNS_ENV, ""), MAX_RUNS_IN_FLIGHT_PER_TENANT),
         version=env("BEATLESS_VERSION", "0.1.0"),
     )
 
@@ -131,6 +143,16 @@ def _json_object(text: str) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def _cap(text: str, default: int) -> int:
+    """A per-tenant cap: a whole number, 0 for none; unset or not a number: ``default``
+    (a typo in a deploy must not turn a cap off)."""
+    try:
+        value = int(text) if text.strip() else default
+    except ValueError:
+        return default
+    return value if value >= 0 else default
 
 
 def _words(text: str) -> frozenset[str]:

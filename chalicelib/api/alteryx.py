@@ -754,6 +754,7 @@ def _form(text: str) -> dict[str, Any]:
     "/v3/workflows/{workflow_id}/jobs",
     "POST",
     summary="Queue a job now; questions answer the task's parameters",
+    limited=True,
     request=RunIn,
     response=JobOut,
     body_optional=True,

@@ -203,7 +203,15 @@ def make_blueprint(prefix: str) -> Blueprint:
             **kwargs,
         )
 
-    @_route("POST", "schedule", summary="Schedule a job", request=DaprJobIn, status=204, owned=True)
+    @_route(
+        "POST",
+        "schedule",
+        summary="Schedule a job",
+        limited=True,
+        request=DaprJobIn,
+        status=204,
+        owned=True,
+    )
     def schedule_job(name: str) -> Response:
         name = _name(name)
         body = parse_body(bp, DaprJobIn)

@@ -16,6 +16,7 @@ from chalicelib.errors import (
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    QuotaExceeded,
     ServiceUnavailable,
     Unauthorized,
     Unprocessable,
@@ -31,6 +32,7 @@ HTTP_STATUS: dict[type[BeatlessError], int] = {
     Conflict: 409,
     Unauthorized: 401,
     Forbidden: 403,
+    QuotaExceeded: 429,
     ServiceUnavailable: 503,
 }
 

@@ -21,6 +21,8 @@ _ERROR_TEXT = {
     412: "A required header is missing",
     413: "The body, or one of its payload fields, is too large",
     422: "Valid, but with no EventBridge Scheduler equivalent",
+    429: "A per-tenant limit is reached (the body names it); nothing was changed, retry after "
+    "Retry-After seconds",
     503: "AWS unavailable; nothing was changed, retry after Retry-After seconds",
 }
 #: Every face, in the order ``/openapi`` lists them.
@@ -155,6 +157,8 @@ def _error_codes(doc: RouteDoc) -> set[int]:
         codes.add(403)
     if doc.method == "GET":
         codes.discard(409)  # a read writes nothing that could conflict
+    if doc.limited:
+        codes.add(429)  # a per-tenant cap (docs/operations.md, "Limits")
     return codes
 
 

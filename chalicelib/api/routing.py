@@ -82,6 +82,8 @@ class RouteDoc:
     #: No body is a valid request (taken as ``{}``: a PATCH that changes nothing, a key with
     #: the defaults); the document says the body is optional.
     body_optional: bool = False
+    #: Admits what a per-tenant cap counts (a job, a run): may answer 429 (``chalicelib.quotas``).
+    limited: bool = False
 
 
 ROUTES: list[RouteDoc] = []
@@ -128,6 +130,7 @@ def route(
     owned: bool = False,
     request_media: str = "application/json",
     body_optional: bool = False,
+    limited: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``view`` on ``bp`` for ``method path`` with error rendering and OpenAPI docs.
 
@@ -166,6 +169,7 @@ def route(
                 prefix=prefix,
                 request_media=request_media,
                 body_optional=body_optional,
+                limited=limited,
                 **({"errors": errors} if errors is not None else {}),
             )
         )

@@ -264,7 +264,13 @@ def list_jobs() -> Any:
 
 
 @_route(
-    "/jobs", "POST", summary="Create a job", request=UdataJobIn, response=UdataJobOut, status=201
+    "/jobs",
+    "POST",
+    summary="Create a job",
+    limited=True,
+    request=UdataJobIn,
+    response=UdataJobOut,
+    status=201,
 )
 def create_job() -> Response:
     body = parse_body(bp, UdataJobIn)

@@ -99,6 +99,7 @@ _STATES = {
     409: "Conflict",
     412: "Precondition_Failed",
     413: "Request_Entity_Too_Large",
+    429: "Too_Many_Requests",
     503: "Service_Unavailable",
 }
 Behavior = Literal["BLOCKING", "NOBLOCKING", "PAUSE", "FINALLY"]  # ProcessBehavior
@@ -585,6 +586,7 @@ RETRY_LATER = 461
     "/tasks",
     "POST",
     summary="Submit a step",
+    limited=True,
     request=StepIn,
     response=TaskOut,
     status=201,

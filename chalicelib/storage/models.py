@@ -12,7 +12,10 @@ Access patterns (no Scan anywhere on a request path):
 - messages: a run's log = Query on ``run_key`` (tenant#run), one item per message, so a long
   log never meets DynamoDB's 400 KB item limit.
 - keys: get by key hash (the authorizer's only lookup); a tenant's keys = ``by-tenant`` index.
-- tenants: a tenant's settings (signing secret, allowed hosts) = get by tenant.
+- tenants: a tenant's settings (signing secret, allowed hosts) = get by tenant; its job
+  count (the jobs cap) is a counter on the same item.
+- runs in flight of a tenant (the cap on them) = a COUNT Query on the sparse, keys-only
+  ``in-flight`` index (hash ``tenant``, range ``lease_shard``).
 Table names, region and endpoint are bound at first use by ``storage.bind`` (never at import).
 """
 
@@ -29,7 +32,7 @@ from pynamodb.attributes import (
     UTCDateTimeAttribute,
     VersionAttribute,
 )
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.vocabulary import Overlap, Trigger
@@ -111,6 +114,18 @@ class RunsByLeaseIndex(GlobalSecondaryIndex["RunModel"]):
     lease_expires_at = UnicodeAttribute(range_key=True)
 
 
+class RunsInFlightIndex(GlobalSecondaryIndex["RunModel"]):
+    """A tenant's runs QUEUED or RUNNING: sparse on ``lease_shard``, which a run carries
+    exactly then. Keys only: the runs-in-flight cap counts it (``quotas.admit_run``)."""
+
+    class Meta:
+        index_name = "in-flight"
+        projection = KeysOnlyProjection()
+
+    tenant = UnicodeAttribute(hash_key=True)
+    lease_shard = UnicodeAttribute(range_key=True)
+
+
 class AttemptEntry(MapAttribute):
     """One ended attempt of a run: appended (DynamoDB ``list_append``) in the same conditional
     update that ends the attempt, whether the run is then requeued or done."""
@@ -168,6 +183,7 @@ class RunModel(Model):
     attempts = ListAttribute(of=AttemptEntry, default=list)  # ended attempts, in order
     by_job = RunsByJobIndex()
     by_lease = RunsByLeaseIndex()
+    in_flight = RunsInFlightIndex()
 
 
 class MessageModel(Model):
@@ -224,6 +240,8 @@ class TenantModel(Model):
     previous_secret = UnicodeAttribute(null=True)
     previous_expires_at = UTCDateTimeAttribute(null=True)
     allowed_hosts = JSONAttribute(null=True)  # ["api.example.com", "*.example.org"]
+    #: The tenant's jobs, moved in each job create's and delete's transaction (quotas.py).
+    job_count = NumberAttribute(null=True)
 
 
 ALL_MODELS: tuple[type[Model], ...] = (

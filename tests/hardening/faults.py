@@ -8,6 +8,7 @@ included), records every call and fails the one it is armed for, in one of five 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from chalicelib.execution import FINAL, utcnow
 from chalicelib.jobs import spec_of
 from chalicelib.scheduler import schedule_name
 from chalicelib.settings import get_settings
-from chalicelib.storage import JobModel, RunModel
+from chalicelib.storage import JobModel, RunModel, TenantModel
 
 #: throttle and server: AWS said no; timeout: the request never arrived; lost-reply: it was
 #: done, and the answer was lost (the ambiguous case); race: a conditional write lost its race.
@@ -220,6 +221,11 @@ def inconsistencies() -> list[str]:
                 problems.append(f"job {job.job_id} lacks its schedule {name}")
             elif existing[name] != ("ENABLED" if job.enabled else "DISABLED"):
                 problems.append(f"schedule {name} is {existing[name]}, job enabled={job.enabled}")
+    jobs = Counter(job.tenant for job in JobModel.scan())
+    counted = {t.tenant: int(t.job_count or 0) for t in TenantModel.scan()}
+    for tenant in sorted(set(jobs) | set(counted)):
+        if jobs[tenant] != counted.get(tenant, 0):  # the jobs cap's counter (quotas.py)
+            problems.append(f"tenant {tenant} counts {counted.get(tenant, 0)}, has {jobs[tenant]}")
     for name in sorted(set(existing) - wanted):
         problems.append(f"schedule {name} has no job")
     for run in RunModel.scan():
