@@ -25,6 +25,12 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from chalicelib import metrics
+from chalicelib.settings import (
+    MAX_JOBS_ENV,
+    MAX_JOBS_PER_TENANT,
+    MAX_RUNS_ENV,
+    MAX_RUNS_IN_FLIGHT_PER_TENANT,
+)
 from chalicelib.storage.models import ALL_MODELS
 from chalicelib.tasks import QUEUES
 from infra.package import ChaliceWithUserTasks, task_module_environment
@@ -64,6 +70,32 @@ ALARM_TOPIC = "alarmTopicArn"
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 
 
+#: API Gateway throttling of the API stage (every method, every tenant together: beatless's keys
+#: are its own, not API Gateway's, so no usage plan can tell tenants apart), overridable with
+#: CDK context (``-c apiRateLimit=200``): steady requests per second, and the burst above it.
+THROTTLE_DEFAULTS: dict[str, int] = {"apiRateLimit": 100, "apiBurstLimit": 200}
+#: CDK context -> (the variable ``chalicelib/settings.py`` reads, its default): the per-tenant
+#: caps, 0 for none (docs/operations.md, "Limits").
+CAP_CONTEXT: dict[str, tuple[str, int]] = {
+    "maxJobsPerTenant": (MAX_JOBS_ENV, MAX_JOBS_PER_TENANT),
+    "maxRunsInFlightPerTenant": (MAX_RUNS_ENV, MAX_RUNS_IN_FLIGHT_PER_TENANT),
+}
+
+
+def whole_numbers(
+    context: Callable[[str], Any], defaults: dict[str, int], least: int
+) -> dict[str, int]:
+    """``defaults`` with what CDK context overrides, each a whole number >= ``least``."""
+    values = {}
+    for key, default in defaults.items():
+        value = context(key)
+        text = str(default if value is None or value == "" else value).strip()
+        if not text.isdigit() or int(text) < least:
+            raise ValueError(f"context {key}: {value!r} is not a whole number >= {least}")
+        values[key] = int(text)
+    return values
+
+
 def alarm_topic_arn(value: Any) -> str | None:
     """The ``alarmTopicArn`` context value, checked to be an SNS topic's ARN (or None)."""
     if value is None or str(value).strip() == "":
@@ -101,6 +133,7 @@ def table_specs() -> list[dict[str, Any]]:
             {
                 "name": index["index_name"],
                 "keys": {k["KeyType"]: k["AttributeName"] for k in index["key_schema"]},
+                "projection": index["projection"]["ProjectionType"],
             }
             for index in schema.get("global_secondary_indexes", [])
         ]
@@ -203,6 +236,7 @@ class BeatlessStack(Stack):
             "BEATLESS_QUEUE_PREFIX": f"{PREFIX}-",
             "BEATLESS_FAILED_QUEUE": self.failed.queue_name,
             "BEATLESS_STAGE": construct_id,
+            **self._caps(),
             **task_module_environment(),
             **{
                 f"BEATLESS_{spec['suffix'].upper()}_TABLE": self.tables[spec["suffix"]].table_name
@@ -223,6 +257,7 @@ class BeatlessStack(Stack):
             # The event source names its queue by ARN: create the queue first.
             handler.add_resource_dependency(self.queues[queue].node.default_child)  # type: ignore[arg-type]
         self._not_found_as_json()
+        self.throttling = self._throttle()
         self._grant()
         self.target_arns = self._grant_targets()
         self.thresholds = alarm_thresholds(self.node.try_get_context)
@@ -265,7 +300,7 @@ class BeatlessStack(Stack):
                 table.add_global_secondary_index(
                     index_name=index["name"],
                     **_key_attributes(index["keys"], spec["types"]),
-                    projection_type=dynamodb.ProjectionType.ALL,
+                    projection_type=dynamodb.ProjectionType[index["projection"]],
                 )
             tables[spec["suffix"]] = table
         return tables
@@ -336,6 +371,43 @@ class BeatlessStack(Stack):
                 }
             },
         )
+
+    def _caps(self) -> dict[str, str]:
+        """The per-tenant caps' variables, from CDK context (``-c maxJobsPerTenant=5000``)."""
+        caps = whole_numbers(
+            self.node.try_get_context, {k: d for k, (_, d) in CAP_CONTEXT.items()}, 0
+        )
+        return {CAP_CONTEXT[key][0]: str(value) for key, value in caps.items()}
+
+    def _throttle(self) -> dict[str, int]:
+        """Throttle every method of the API stage (THROTTLE_DEFAULTS, or CDK context), and
+        answer a throttled request as beatless answers a cap: JSON, 429, Retry-After."""
+        limits = whole_numbers(self.node.try_get_context, THROTTLE_DEFAULTS, 1)
+        api = self.chalice.get_resource("RestAPI")
+        api.add_override(
+            "Properties.MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": limits["apiRateLimit"],
+                    "ThrottlingBurstLimit": limits["apiBurstLimit"],
+                }
+            ],
+        )
+        body = (
+            '{"error": {"code": "throttled", "message": "too many requests to this API; '
+            'retry after Retry-After seconds", "details": {"limit": "api_rate"}}}'
+        )
+        api.add_override(
+            "Properties.DefinitionBody.x-amazon-apigateway-gateway-responses.THROTTLED",
+            {
+                "statusCode": 429,
+                "responseParameters": {"gatewayresponse.header.Retry-After": "'1'"},
+                "responseTemplates": {"application/json": body},
+            },
+        )
+        return limits
 
     def _grant(self) -> None:
         """Scope each function's access to this stack's resources (on top of the name-scoped
