@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import threading
 import time
@@ -19,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib import tokens
 from chalicelib.errors import InvalidRequest, NotFound, Unauthorized
-from chalicelib.ids import is_id, new_id
+from chalicelib.ids import deriving, is_id, new_id
 from chalicelib.storage import ApiKeyModel
 
+log = logging.getLogger(__name__)
 ROLES = ("admin", "user")
 KEY_PREFIX = "bl_"
 CACHE_SECONDS = 10.0
@@ -71,7 +73,7 @@ def check_tenant(tenant: str) -> str:
 
 @dataclass(frozen=True)
 class CreatedKey:
-    key: str  # the secret, shown once
+    key: str | None  # the secret, shown once (None: an idempotent retry's, already shown)
     item: ApiKeyModel
 
 
@@ -95,7 +97,17 @@ class KeyService:
             created_at=self._clock(),
             disabled=False,
         )
-        item.save()
+        if deriving():  # an idempotent retry: the key its first attempt made, secret not kept
+            found = list(
+                ApiKeyModel.by_tenant.query(item.tenant, ApiKeyModel.key_id == item.key_id)
+            )
+            if found:
+                return CreatedKey(None, found[0])
+        try:
+            item.save()
+        except PynamoDBException:
+            _take_back(item)  # it may have landed with its reply lost: no key the caller lacks
+            raise
         self._forget(item.key_hash)
         return CreatedKey(secret, item)
 
@@ -172,3 +184,12 @@ class KeyService:
             for cached, (_, principal) in list(self._cache.items()):
                 if principal is not None and principal.key_id == key_id:
                     del self._cache[cached]
+
+
+def _take_back(item: ApiKeyModel) -> None:
+    """Delete a key whose put failed; if even that fails it may exist unknown to anyone (its
+    secret was never shown): harmless, and listed for an admin to revoke."""
+    try:
+        item.delete()
+    except PynamoDBException:
+        log.warning("could not take back key %s", item.key_id, exc_info=True)

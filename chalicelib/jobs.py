@@ -30,7 +30,7 @@ from chalicelib.errors import (
     ServiceUnavailable,
     Unprocessable,
 )
-from chalicelib.ids import is_id, new_id
+from chalicelib.ids import deriving, is_id, new_id
 from chalicelib.parameters import Parameter, parameters
 from chalicelib.queues import QueueGateway
 from chalicelib.scheduler import SchedulerGateway, ScheduleTarget, schedule_name
@@ -204,8 +204,25 @@ class JobService:
             tenant, new_id(), created_at=now, created_by=created_by, total_run_count=0, fire_count=0
         )
         self._fill(job, values, now)
-        self._commit(None, job, now)
+        try:
+            self._commit(None, job, now)
+        except Conflict:
+            found = self._own(job, now) if deriving() else None
+            if found is None:
+                raise
+            return found
         return job
+
+    def _own(self, job: JobModel, now: datetime) -> JobModel | None:
+        """An idempotent create's retry whose id is taken: the job its failed attempt wrote,
+        its schedules synced (create-or-update: what that attempt left undone). None if the id
+        is free: the conflict was another job's (its name)."""
+        try:
+            found = JobModel.get(job.tenant, job.job_id, consistent_read=True)
+        except DoesNotExist:
+            return None
+        self._sync(None, found, now)
+        return found
 
     def replace(
         self,

@@ -34,7 +34,7 @@ from chalicelib.execution import (
     put_new,
     utcnow,
 )
-from chalicelib.ids import is_id, new_id
+from chalicelib.ids import deriving, is_id, new_id
 from chalicelib.jobs import get_job, job_steps
 from chalicelib.parameters import answers_to_kwargs
 from chalicelib.queues import MAX_DELAY, QueueGateway, delay_until
@@ -193,7 +193,11 @@ class RunService:
         except PynamoDBException:
             _forget(run)  # the write may have landed with its reply lost: take it back
             raise
-        if not written:  # a fresh id taken: never seen, but never answered as a success
+        if not written and deriving():  # an idempotent retry: the run its first attempt wrote
+            run = RunModel.get(tenant, run_id, consistent_read=True)
+            if run.status != QUEUED:
+                return run  # already sent, and taken by a worker
+        elif not written:  # a fresh id taken: never seen, but never answered as a success
             raise Conflict(f"run id {run.run_id} is taken; retry")
         try:
             self._queues.send(
@@ -250,7 +254,8 @@ class RunService:
                 labels=labels,
                 reason=f"run {running} is still running (overlap: skip)",
             )
-            put_new(run)
+            if not put_new(run) and deriving():
+                run = RunModel.get(tenant, run.run_id, consistent_read=True)  # a retry's own
             return run
         run = self.submit(
             tenant,

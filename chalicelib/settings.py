@@ -32,6 +32,7 @@ class Settings:
     messages_table: str
     keys_table: str
     tenants_table: str
+    idempotency_table: str
     queue_prefix: str
     failed_queue: str
     schedule_group: str
@@ -100,6 +101,7 @@ def get_settings() -> Settings:
         messages_table=env("BEATLESS_MESSAGES_TABLE", f"{prefix}messages"),
         keys_table=env("BEATLESS_KEYS_TABLE", f"{prefix}keys"),
         tenants_table=env("BEATLESS_TENANTS_TABLE", f"{prefix}tenants"),
+        idempotency_table=env("BEATLESS_IDEMPOTENCY_TABLE", f"{prefix}idempotency"),
         queue_prefix=env("BEATLESS_QUEUE_PREFIX", "beatless-"),
         failed_queue=env("BEATLESS_FAILED_QUEUE", "beatless-failed"),
         schedule_group=env("BEATLESS_SCHEDULE_GROUP", "beatless"),

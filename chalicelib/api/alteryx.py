@@ -758,6 +758,7 @@ def _form(text: str) -> dict[str, Any]:
     request=RunIn,
     response=JobOut,
     body_optional=True,
+    idempotent=True,
 )
 def run_workflow(workflow_id: str) -> dict[str, Any]:
     me = principal(bp)

@@ -211,6 +211,7 @@ def make_blueprint(prefix: str) -> Blueprint:
         request=DaprJobIn,
         status=204,
         owned=True,
+        idempotent=True,
     )
     def schedule_job(name: str) -> Response:
         name = _name(name)

@@ -136,6 +136,7 @@ def registered_tasks() -> dict[str, Any]:
     request=models.JobIn,
     response=models.JobOut,
     status=201,
+    idempotent=True,
 )
 def create_job() -> Response:
     body = parse_body(bp, models.JobIn)
@@ -321,6 +322,7 @@ def _run_page(page: Any) -> dict[str, Any]:
     limited=True,
     response=models.RunOut,
     status=202,
+    idempotent=True,
 )
 def trigger_job(job_id: str) -> Response:
     run = services.run_service().trigger(me().tenant, job_id, created_by=me().identity)
@@ -347,6 +349,7 @@ def job_runs(job_id: str) -> dict[str, Any]:
     request=models.TaskIn,
     response=models.RunOut,
     status=202,
+    idempotent=True,
 )
 def submit_task() -> Response:
     body = parse_body(bp, models.TaskIn)
@@ -464,6 +467,8 @@ def key_out(item: ApiKey, secret: str | None = None) -> dict[str, Any]:
     status=201,
     access="admin",
     body_optional=True,
+    idempotent=True,
+    withheld=("key",),  # a secret is shown once, never stored: a replay answers it null
 )
 def create_key() -> Response:
     body = parse_body(bp, models.KeyIn)

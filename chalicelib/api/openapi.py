@@ -25,6 +25,21 @@ _ERROR_TEXT = {
     "Retry-After seconds",
     503: "AWS unavailable; nothing was changed, retry after Retry-After seconds",
 }
+#: What an idempotent operation's error statuses also mean.
+_IDEMPOTENT_TEXT = {
+    400: ", or an Idempotency-Key that is not 1-255 printable ASCII characters",
+    409: ", or a request with this Idempotency-Key still in progress (retry after Retry-After)",
+    422: ", or an Idempotency-Key already used with another request",
+}
+#: The header of every operation that creates something (``route(..., idempotent=True)``).
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    "description": "Retry safely: the same key with the same request within 24 h answers the "
+    "first answer again (header Idempotent-Replayed: true) without doing it twice",
+}
 #: Every face, in the order ``/openapi`` lists them.
 FACES = ("native", "udata", "dapr", "alteryx", "vitam")
 _SCHEMES: dict[str, dict[str, Any]] = {
@@ -83,14 +98,17 @@ def _operation(doc: RouteDoc, ref: Any) -> dict[str, Any]:
         | ({"description": q.description} if q.description else {})
         for q in doc.query
     ]
+    if doc.idempotent:
+        params.append(IDEMPOTENCY_KEY)
     success: dict[str, Any] = {"description": doc.summary}
     if doc.response is not None:
         success["content"] = {"application/json": {"schema": ref(doc.response, "serialization")}}
     responses: dict[str, Any] = {str(doc.status): success}
     error_schema = ref(doc.error_model or models.ErrorOut, "serialization")
     for code in sorted(_error_codes(doc)):
+        extra = _IDEMPOTENT_TEXT.get(code, "") if doc.idempotent else ""
         responses[str(code)] = {
-            "description": _ERROR_TEXT[code],
+            "description": _ERROR_TEXT[code] + extra,
             "content": {"application/json": {"schema": error_schema}},
         }
     operation: dict[str, Any] = {
@@ -159,6 +177,8 @@ def _error_codes(doc: RouteDoc) -> set[int]:
         codes.discard(409)  # a read writes nothing that could conflict
     if doc.limited:
         codes.add(429)  # a per-tenant cap (docs/operations.md, "Limits")
+    if doc.idempotent:  # a bad key, one in progress, one reused (422: if the face answers it)
+        codes |= {400, 409} | ({422} & set(doc.errors))
     return codes
 
 

@@ -84,6 +84,8 @@ class RouteDoc:
     body_optional: bool = False
     #: Admits what a per-tenant cap counts (a job, a run): may answer 429 (``chalicelib.quotas``).
     limited: bool = False
+    #: Takes an ``Idempotency-Key`` header (a create): documented, and handled by ``route``.
+    idempotent: bool = False
 
 
 ROUTES: list[RouteDoc] = []
@@ -131,13 +133,17 @@ def route(
     request_media: str = "application/json",
     body_optional: bool = False,
     limited: bool = False,
+    idempotent: bool = False,
+    withheld: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``view`` on ``bp`` for ``method path`` with error rendering and OpenAPI docs.
 
     ``query`` declares the operation's query parameters (and headers): they are what its OpenAPI
     document lists, and any other query parameter is a 400 naming it, never silently ignored.
     ``operation_id`` (default: the view's name in camelCase, then ``id_suffix``), ``tag`` and
-    ``owned`` (a user key is refused what it did not create) only describe the operation."""
+    ``owned`` (a user key is refused what it did not create) only describe the operation.
+    ``idempotent`` (a create) honours an ``Idempotency-Key`` header (``chalicelib.idempotency``);
+    ``withheld`` names answer fields never stored for a replay (a secret shown once: null)."""
     takes = frozenset(q.name for q in query if q.location == "query")
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -146,6 +152,10 @@ def route(
             try:
                 _check_size(bp)  # before any lookup: an oversized body is refused unread
                 _check_query(bp, takes)
+                key = (bp.current_request.headers or {}).get("idempotency-key")
+                if idempotent and key is not None:
+                    answer = (view, kwargs, render, withheld)
+                    return _idempotently(bp, answer, key, prefix + path)
                 return view(**kwargs)
             except (BeatlessError, *AWS_ERRORS) as error:
                 return answer_error(render, error)
@@ -170,6 +180,7 @@ def route(
                 request_media=request_media,
                 body_optional=body_optional,
                 limited=limited,
+                idempotent=idempotent,
                 **({"errors": errors} if errors is not None else {}),
             )
         )
@@ -177,6 +188,55 @@ def route(
         return wrapped
 
     return decorator
+
+
+def _idempotently(
+    bp: Blueprint,
+    answer: tuple[Callable[..., Any], dict[str, Any], ErrorRenderer, tuple[str, ...]],
+    key: str,
+    path: str,
+) -> Response:
+    """The view under an Idempotency-Key: the stored answer if the same request completed, else
+    the work done on ids derived from the key, its answer stored unless it is to be retried."""
+    from chalicelib import idempotency  # what a request without the header never needs
+    from chalicelib.ids import derived_ids
+
+    view, kwargs, render, withheld = answer
+    request = bp.current_request
+    me = principal(bp)
+    claim = idempotency.begin(
+        me.tenant,
+        me.identity,
+        idempotency.check_key(key),
+        idempotency.fingerprint(request.method, path, kwargs, request.raw_body or b""),
+    )
+    if isinstance(claim, idempotency.Replay):
+        headers = {**claim.headers, idempotency.REPLAYED: "true"}
+        return Response(status_code=claim.status, body=claim.body, headers=headers)
+    try:
+        with derived_ids(claim.key, claim.started_ms):
+            response = _response(view(**kwargs))
+    except (BeatlessError, *AWS_ERRORS) as error:
+        response = answer_error(render, error)
+    except BaseException:
+        idempotency.release(claim)
+        raise
+    if response.status_code >= 500 or response.status_code in idempotency.NOT_STORED:
+        idempotency.release(claim)
+        return response
+    body = response.body
+    if not isinstance(body, str):
+        if isinstance(body, dict):
+            body = {name: None if name in withheld else value for name, value in body.items()}
+        body = json.dumps(body, separators=(",", ":"), default=str)
+        response.headers.setdefault("Content-Type", "application/json")
+    idempotency.complete(claim, response.status_code, body, response.headers)
+    return response
+
+
+def _response(answer: Any) -> Response:
+    """A view's answer as a Response (a body alone is a 200, as Chalice answers it)."""
+    return answer if isinstance(answer, Response) else Response(status_code=200, body=answer)
 
 
 def _camel(name: str) -> str:

@@ -271,6 +271,7 @@ def list_jobs() -> Any:
     request=UdataJobIn,
     response=UdataJobOut,
     status=201,
+    idempotent=True,
 )
 def create_job() -> Response:
     body = parse_body(bp, UdataJobIn)

@@ -597,6 +597,7 @@ RETRY_LATER = 461
         "status": 200,
     },
     operation_id="submitTask",
+    idempotent=True,
 )
 def submit() -> Response:
     """The seed's draft body → the async task (201); Vitam's ``DescriptionStep`` → its

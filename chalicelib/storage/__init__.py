@@ -9,6 +9,7 @@ from chalicelib.settings import Settings
 from chalicelib.storage.models import (
     ALL_MODELS,
     ApiKeyModel,
+    IdempotencyModel,
     JobModel,
     JobNameModel,
     MessageModel,
@@ -23,6 +24,7 @@ _TABLE_SETTING = {
     MessageModel: "messages_table",
     ApiKeyModel: "keys_table",
     TenantModel: "tenants_table",
+    IdempotencyModel: "idempotency_table",
 }
 
 
@@ -57,6 +59,7 @@ def create_tables(settings: Settings) -> list[str]:
 
 __all__ = [
     "ApiKeyModel",
+    "IdempotencyModel",
     "JobModel",
     "JobNameModel",
     "MessageModel",

@@ -16,6 +16,7 @@ Access patterns (no Scan anywhere on a request path):
   count (the jobs cap) is a counter on the same item.
 - runs in flight of a tenant (the cap on them) = a COUNT Query on the sparse, keys-only
   ``in-flight`` index (hash ``tenant``, range ``lease_shard``).
+- idempotency: a request's record = get by ``tenant#principal#Idempotency-Key``; expires by TTL.
 Table names, region and endpoint are bound at first use by ``storage.bind`` (never at import).
 """
 
@@ -244,6 +245,24 @@ class TenantModel(Model):
     job_count = NumberAttribute(null=True)
 
 
+class IdempotencyModel(Model):
+    """One ``Idempotency-Key`` of one caller: what the request was (its fingerprint), whether it
+    is still in progress (under a lease) and, once completed, the answer a retry replays.
+    Written first by a conditional put, so two requests with one key never both do the work."""
+
+    class Meta(_Meta):
+        table_name = "beatless-idempotency"
+
+    key = UnicodeAttribute(hash_key=True)  # "tenant#principal#Idempotency-Key"
+    fingerprint = UnicodeAttribute()  # sha256 of method, route, path parameters, body
+    status = UnicodeAttribute()  # IN_PROGRESS | COMPLETED
+    token = UnicodeAttribute()  # the holder of the lease (a random value per attempt)
+    lease_until = NumberAttribute()  # epoch seconds; an older IN_PROGRESS may be taken over
+    started_ms = NumberAttribute()  # the first attempt's time: seeds its ids, kept by retries
+    response = JSONAttribute(null=True)  # {"status", "body", "headers"} once COMPLETED
+    expires_at = TTLAttribute()  # DynamoDB TTL: 24 h after the first attempt
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     JobModel,
     JobNameModel,
@@ -251,4 +270,5 @@ ALL_MODELS: tuple[type[Model], ...] = (
     MessageModel,
     ApiKeyModel,
     TenantModel,
+    IdempotencyModel,
 )
