@@ -54,6 +54,18 @@ FLOORS = {
     ),
     "ad-hoc run, submit to record": (4, "PutItem, SendMessage, claim, outcome"),
     "cancel queued run": (2, "GetItem to answer for the state, the conditional update"),
+    "create job, with Idempotency-Key": (
+        4,
+        "the key's conditional put, the job's write, CreateSchedule, the answer's store",
+    ),
+    "create job, replayed (same Idempotency-Key)": (
+        1,
+        "one read of the key's record (done: the refused conditional put, then a GetItem)",
+    ),
+    "trigger job, with Idempotency-Key": (
+        5,
+        "the key's put, GetItem job, PutItem run, SendMessage, the answer's store",
+    ),
 }
 
 
@@ -91,6 +103,13 @@ def run() -> list[str]:
                 results,
             )
             jid = job["id"]
+            keyed = {**headers, "Idempotency-Key": "bench-create"}
+            again = json.dumps(body | {"name": "b-idempotent"})
+            for name in (
+                "create job, with Idempotency-Key",
+                "create job, replayed (same Idempotency-Key)",
+            ):
+                measure(name, lambda: http.post("/v1/jobs", headers=keyed, body=again), results)
             measure("get job", lambda: http.get(f"/v1/jobs/{jid}", headers=headers), results)
             measure(
                 "list jobs (page)", lambda: http.get("/v1/jobs?limit=10", headers=headers), results
@@ -158,6 +177,15 @@ def run() -> list[str]:
             run = measure(
                 "trigger job",
                 lambda: http.post(f"/v1/jobs/{jid}/trigger", headers=headers).json_body,
+                results,
+            )
+
+            measure(
+                "trigger job, with Idempotency-Key",
+                lambda: http.post(
+                    f"/v1/jobs/{jid}/trigger",
+                    headers={**headers, "Idempotency-Key": "bench-trigger"},
+                ),
                 results,
             )
 
