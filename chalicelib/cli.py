@@ -3,7 +3,9 @@
 Works against the deployed tables (AWS credentials and ``BEATLESS_*`` settings from the
 environment, as the deploy's outputs give them) or, with ``--local``, against the emulated AWS of
 a running ``make run`` (``MOTO_PORT``, default 5000). ``keys create`` prints the new key alone on
-stdout (shown once: it is stored only as a hash) and its details on stderr.
+stdout (shown once: it is stored only as a hash) and its details on stderr. ``quotas recount
+--tenant T`` sets the tenant's job count (the jobs cap's) to the jobs it has, after an upgrade
+from a version that did not count them.
 """
 
 from __future__ import annotations
@@ -50,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     revoke = keys.add_parser("revoke", help="disable a key")
     revoke.add_argument("--tenant", required=True)
     revoke.add_argument("key_id")
+    quotas = commands.add_parser("quotas", help="per-tenant caps").add_subparsers(
+        dest="action", required=True
+    )
+    recount = quotas.add_parser("recount", help="set a tenant's job count to its jobs")
+    recount.add_argument("--tenant", required=True)
     args = parser.parse_args(argv)
     local = _local_environment() if args.local else None
 
@@ -58,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
     service = services.keys()
     try:
-        if args.action == "create":
+        if args.group == "quotas":
+            from chalicelib import quotas as caps
+
+            print(json.dumps({"tenant": args.tenant, "jobs": caps.recount_jobs(args.tenant)}))
+        elif args.action == "create":
             created = service.create(args.tenant, args.role, args.owner)
             print(created.key)
             print(json.dumps(_describe(created.item)), file=sys.stderr)

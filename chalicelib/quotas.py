@@ -23,13 +23,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.condition import Condition
 from pynamodb.expressions.update import Action
 
-from chalicelib.errors import QuotaExceeded
+from chalicelib.errors import Conflict, QuotaExceeded, condition_failed
 from chalicelib.settings import get_settings
-from chalicelib.storage import RunModel, TenantModel
+from chalicelib.storage import JobModel, RunModel, TenantModel
 
 #: The limits' names, as the 429's body and ``details.limit`` give them.
 JOBS = "jobs"
@@ -85,3 +85,30 @@ def admit_run(tenant: str) -> None:
             cap,
             RUNS_RETRY_AFTER,
         )
+
+
+def recount_jobs(tenant: str) -> int:
+    """Set the tenant's job count to the jobs it has (a COUNT Query on its partition): an
+    operator's repair, for jobs created before the count existed (an upgrade). The write is
+    conditional on the count not having moved while counting, and tried again if it did."""
+    for _ in range(5):
+        try:
+            before = TenantModel.get(tenant, consistent_read=True).job_count
+        except DoesNotExist:
+            before = None
+        count = JobModel.count(tenant, consistent_read=True)
+        unmoved = (
+            TenantModel.job_count.does_not_exist()
+            if before is None
+            else TenantModel.job_count == before
+        )
+        try:
+            TenantModel(tenant).update(
+                actions=[TenantModel.job_count.set(count)], condition=unmoved
+            )
+        except UpdateError as error:
+            if not condition_failed(error):
+                raise
+            continue
+        return count
+    raise Conflict(f"the jobs of tenant {tenant} kept changing while counted; retry")

@@ -54,7 +54,33 @@ def create_tables(settings: Settings) -> list[str]:
         if not model.exists():
             model.create_table(wait=True)
             created.append(model.Meta.table_name)
+        else:
+            _add_missing_indexes(model)
     return created
+
+
+def _add_missing_indexes(model: type[Model]) -> None:
+    """Add the indexes a table kept from an older version lacks (``make run``'s restored state),
+    as a deploy adds them to the deployed table."""
+    wanted = model._get_schema().get("global_secondary_indexes", [])
+    if not wanted:
+        return
+    client = model._get_connection().connection.client
+    table = client.describe_table(TableName=model.Meta.table_name)["Table"]
+    have = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+    for index in wanted:
+        if index["index_name"] in have:
+            continue
+        create = {
+            "IndexName": index["index_name"],
+            "KeySchema": index["key_schema"],
+            "Projection": index["projection"],
+        }
+        client.update_table(
+            TableName=model.Meta.table_name,
+            AttributeDefinitions=index["attribute_definitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": create}],
+        )
 
 
 __all__ = [

@@ -4,15 +4,17 @@ refused request changes nothing."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import boto3
 import pytest
 
-from chalicelib import quotas, services
+from chalicelib import cli, quotas, services, storage
 from chalicelib.errors import QuotaExceeded
 from chalicelib.ids import new_id
 from chalicelib.scheduler import schedule_name
@@ -180,6 +182,19 @@ def test_udata_dapr_faces_answer_the_jobs_cap_in_their_own_shapes(caps, client):
     assert len(stored_jobs()) == CAP == job_count()
 
 
+def test_recount_sets_the_count_of_jobs_made_before_it_existed(caps, client, capsys):
+    """An upgrade: jobs created by a version without the count. ``quotas recount`` (the
+    operator CLI) counts them, and the cap then holds."""
+    for i in range(CAP):
+        create(client, name=f"job-{i}")
+    TenantModel("default").update(actions=[TenantModel.job_count.remove()])  # as before
+    assert cli.main(["quotas", "recount", "--tenant", "default"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"tenant": "default", "jobs": CAP}
+    assert job_count() == CAP
+    assert send(client, "POST", "/v1/jobs", job_body(name="next")).status_code == 429
+    assert quotas.recount_jobs("nobody") == 0
+
+
 # -- runs in flight per tenant -------------------------------------------------------------------
 
 
@@ -255,6 +270,39 @@ def test_the_in_flight_index_holds_exactly_the_queued_and_running_runs(caps, cli
     assert RunModel.in_flight.count("default") == 0
     quotas.admit_run("default")  # room again: no error
     assert RunModel.in_flight.count(new_id()) == 0
+
+
+def test_a_runs_table_kept_from_before_the_index_gets_it(aws):
+    """``make run``'s restored state has the runs table without ``in-flight``: provisioning adds
+    it (as a deploy does), and the runs already there are counted."""
+    client = boto3.client("dynamodb")
+    name = get_settings().runs_table
+    client.delete_table(TableName=name)
+    schema = RunModel._get_schema()
+    old = [i for i in schema["global_secondary_indexes"] if i["index_name"] != "in-flight"]
+    keys = {k["AttributeName"] for i in old for k in i["key_schema"]} | {"tenant", "run_id"}
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=schema["key_schema"],
+        AttributeDefinitions=[
+            a for a in schema["attribute_definitions"] if a["AttributeName"] in keys
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": i["index_name"],
+                "KeySchema": i["key_schema"],
+                "Projection": i["projection"],
+            }
+            for i in old
+        ],
+    )
+    RunModel("default", new_id(), status="QUEUED", lease_shard="QUEUED#1").save()
+    storage.create_tables(get_settings())
+    indexes = client.describe_table(TableName=name)["Table"]["GlobalSecondaryIndexes"]
+    assert "in-flight" in {i["IndexName"] for i in indexes}
+    assert RunModel.in_flight.count("default") == 1
+    storage.create_tables(get_settings())  # idempotent
 
 
 # -- the documents -------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ small reference model that computes fire times by plain arithmetic:
 - a manual trigger runs once unless cancelled first; a retried run runs once more;
 - a rejected request changes nothing;
 - run states only move forward ((attempt, QUEUED < RUNNING < final) never goes back);
+- the tenant's job count (the jobs cap's counter) is the number of its live jobs, and a create
+  at the cap is refused (QuotaExceeded) and changes nothing;
 - a job counts each fire once (its ``fire_count`` is the number of its fires that ran), also
   when a fire's delivery failed between its two writes (the count and the run's put: issue 17)
   and was delivered again, as EventBridge and SQS do.
@@ -42,13 +44,14 @@ from hypothesis.stateful import (
     consumes,
     initialize,
     invariant,
+    multiple,
     rule,
 )
 from moto import mock_aws
 
 from chalicelib import resources, services, storage
 from chalicelib.api.errors import http_status
-from chalicelib.errors import BeatlessError
+from chalicelib.errors import BeatlessError, QuotaExceeded
 from chalicelib.execution import Executor
 from chalicelib.firing import Firing
 from chalicelib.jobs import JobService
@@ -56,8 +59,8 @@ from chalicelib.local.standins import next_fire, scheduled_input
 from chalicelib.queues import QueueGateway
 from chalicelib.runs import RunService
 from chalicelib.scheduler import SchedulerGateway
-from chalicelib.settings import get_settings
-from chalicelib.storage import JobModel
+from chalicelib.settings import MAX_JOBS_ENV, get_settings, reset_settings
+from chalicelib.storage import JobModel, TenantModel
 from chalicelib.tasks import registry
 from chalicelib.worker import Worker
 
@@ -69,6 +72,8 @@ STEPS = 30 if QUICK else 60
 START = datetime(2030, 3, 4, 10, 0, 0, 500123, tzinfo=UTC)
 TENANT = "default"
 RANK = {"QUEUED": 0, "RUNNING": 1}
+#: The jobs cap in the machine: low, so that creates meet it (runs in flight are not capped).
+JOB_CAP = 3
 VOLATILE = ("LastModificationDate", "ResponseMetadata")  # not part of what a schedule is
 
 #: What the state machine's task saw: one entry per execution.
@@ -239,6 +244,8 @@ class ServiceMachine(RuleBasedStateMachine):
     def start(self) -> None:
         EXECUTIONS.clear()
         Clock.now = START
+        os.environ[MAX_JOBS_ENV] = str(JOB_CAP)
+        reset_settings()
         self.mock = mock_aws()
         self.mock.start()
         services.reset()
@@ -273,6 +280,8 @@ class ServiceMachine(RuleBasedStateMachine):
         if mock is not None:
             mock.stop()
             services.reset()
+        os.environ.pop(MAX_JOBS_ENV, None)
+        reset_settings()
 
     # -- the simulated AWS ---------------------------------------------------------------------
 
@@ -381,6 +390,14 @@ class ServiceMachine(RuleBasedStateMachine):
             values["repeats"] = repeats
         if ttl is not None and form is not None:
             values["ttl"] = f"{ttl}s"
+        if self._live_jobs() >= JOB_CAP:
+            before = list(JobModel.query(TENANT))
+            with pytest.raises(QuotaExceeded):
+                self.jobs_service.create(TENANT, values)
+            assert [j.attribute_values for j in JobModel.query(TENANT)] == [
+                j.attribute_values for j in before
+            ]
+            return multiple()
         job = self.jobs_service.create(TENANT, values)
         due_at = None
         if due is not None:
@@ -406,6 +423,19 @@ class ServiceMachine(RuleBasedStateMachine):
         )
         self._settle()
         return job.job_id
+
+    def _live_jobs(self) -> int:
+        return sum(1 for m in self.model.values() if m.deleted_at is None)
+
+    @invariant()
+    def the_job_count_is_the_live_jobs(self) -> None:
+        if not hasattr(self, "model"):
+            return
+        try:
+            counted = int(TenantModel.get(TENANT, consistent_read=True).job_count or 0)
+        except TenantModel.DoesNotExist:
+            counted = 0
+        assert counted == self._live_jobs() == len(list(JobModel.query(TENANT)))
 
     @rule(job_id=jobs, pause=st.booleans())
     def pause_or_resume(self, job_id: str, pause: bool) -> None:
