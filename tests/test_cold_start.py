@@ -40,3 +40,24 @@ def test_importing_the_app_imports_no_user_task_module(tmp_path):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_importing_the_app_or_the_worker_imports_no_pydantic_nor_openapi():
+    """pydantic and the faces' models (more than ``import boto3`` itself) load at the first
+    request that uses one, and the OpenAPI generator at the first document asked for: a cold
+    start pays for neither (issue 19). The first document asked for then loads them."""
+    probe = (
+        "import sys, app, chalicelib.worker\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core')"
+        " or m.endswith(('_models', '.models', '.openapi')) and m.startswith('chalicelib.api')))\n"
+        "from chalice.test import Client\n"
+        "with Client(app.app) as client:\n"
+        "    assert client.http.get('/openapi/native.json').status_code == 200\n"
+        "print('pydantic' in sys.modules)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout

@@ -15,15 +15,14 @@ import functools
 import json
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import parse_qsl
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError
 
 from chalicelib import services
 from chalicelib.api.errors import http_status
-from chalicelib.api.models import Instant
+from chalicelib.api.lazy import Models
 from chalicelib.api.routing import (
     QueryParam,
     principal,
@@ -43,6 +42,9 @@ from chalicelib.execution import CANCELLED, FAILED, QUEUED, RUNNING, SKIPPED, SU
 from chalicelib.records import Job, Run
 from chalicelib.schedules.durations import format_instant
 from chalicelib.tasks import QUEUES
+
+#: The face's pydantic models, loaded by the first request that uses one (cold start).
+models = Models("chalicelib.api.alteryx_models")
 
 bp = Blueprint(__name__)
 PREFIX = "/webapi"
@@ -72,71 +74,12 @@ PRIORITY_OF = {"high": "High", "default": "Default", "low": "Low"}
 LEVEL = {"DEBUG": 0, "INFO": 1, "WARNING": 2, "ERROR": 3}
 
 
-class AlteryxErrorOut(BaseModel):
-    """What ``alteryx_error`` answers."""
-
-    message: str
-
-
 def alteryx_error(error: BeatlessError) -> Response:
     return Response(status_code=http_status(error), body={"message": error.message})
 
 
-class Output(BaseModel):
-    id: str
-    availableFormats: list[str]
-    fileName: str
-
-
-class Message(BaseModel):
-    status: int
-    text: str
-    toolId: int
-
-
-class JobOut(BaseModel):
-    id: str
-    appId: str
-    createDateTime: Instant
-    status: str
-    disposition: str
-    outputs: list[Output]
-    messages: list[Message] | None = None
-    priority: str
-    workerTag: str
-    runWithE2: bool
-
-
-class JobList(RootModel[list[JobOut]]):
-    pass
-
-
-class MessageList(RootModel[list[Message]]):
-    pass
-
-
-class CancelOut(BaseModel):
-    message: str
-
-
-class AppValue(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    name: str
-    value: str | int | float | bool | None = None
-
-
-class RunIn(BaseModel):
-    """The swagger's ``EnqueueJobContract``."""
-
-    model_config = ConfigDict(extra="ignore")
-    priority: Literal["Default", "Low", "Medium", "High", "Critical"] | None = None
-    workerTag: str | None = None
-    credentialId: str | None = None
-    questions: list[AppValue] | None = None
-
-
 _route = functools.partial(
-    route, bp, face=FACE, prefix=PREFIX, render=alteryx_error, error_model=AlteryxErrorOut
+    route, bp, face=FACE, prefix=PREFIX, render=alteryx_error, error_model=models.AlteryxErrorOut
 )
 
 
@@ -154,13 +97,15 @@ def _messages(run: Run, page: Any) -> list[dict[str, Any]]:
         while attempts and int(attempts[0].number) < int(m.seq[:4]):
             messages.append(_attempt_message(attempts.pop(0)))
         messages.append(
-            Message(status=LEVEL.get(m.level, 1), text=m.text, toolId=int(m.step)).model_dump()
+            models.Message(
+                status=LEVEL.get(m.level, 1), text=m.text, toolId=int(m.step)
+            ).model_dump()
         )
     messages += [_attempt_message(a) for a in attempts]
     if run.status in (FAILED, TIMED_OUT):  # the outcome's error, as Alteryx's engine reports it
         error = ": ".join(str(part) for part in (run.exc, run.error or run.reason) if part)
         messages.append(
-            Message(
+            models.Message(
                 status=LEVEL["ERROR"], text=error or run.status, toolId=ATTEMPT_TOOL_ID
             ).model_dump()
         )
@@ -170,7 +115,7 @@ def _messages(run: Run, page: Any) -> list[dict[str, Any]]:
 def _attempt_message(attempt: Any) -> dict[str, Any]:
     text = f"Attempt {int(attempt.number)}: {attempt.outcome}"
     failed = attempt.outcome in (FAILED, TIMED_OUT)
-    return Message(
+    return models.Message(
         status=LEVEL["ERROR"] if failed else LEVEL["INFO"],
         text=f"{text}: {attempt.error}" if attempt.error else text,
         toolId=ATTEMPT_TOOL_ID,
@@ -202,7 +147,7 @@ def job_out(run: Run, log: Any = None) -> dict[str, Any]:
     run's log) is given."""
     include_messages = log is not None
     status, disposition = STATUS[run.status]
-    body = JobOut(
+    body = models.JobOut(
         id=run.run_id,
         appId=run.job_id or "",
         createDateTime=format_instant(run.queued_at or run.ended_at),
@@ -241,7 +186,7 @@ def _include_messages() -> bool:
     "/v3/jobs/{job_id}",
     "GET",
     summary="A job (a beatless run) and its state",
-    response=JobOut,
+    response=models.JobOut,
     query=(QueryParam("includeMessages", {"type": "boolean", "default": True}),),
 )
 def get_job(job_id: str) -> dict[str, Any]:
@@ -255,7 +200,7 @@ def get_job(job_id: str) -> dict[str, Any]:
     "/v3/jobs/{job_id}/messages",
     "GET",
     summary="A job's messages (Curators, that is admin keys; others get Alteryx's 401)",
-    response=MessageList,
+    response=models.MessageList,
     operation_id="listJobMessages",
 )
 def job_messages(job_id: str) -> list[dict[str, Any]]:
@@ -269,7 +214,7 @@ def job_messages(job_id: str) -> list[dict[str, Any]]:
     "/v3/jobs/{job_id}",
     "DELETE",
     summary="Cancel a running job, delete a queued one",
-    response=CancelOut,
+    response=models.CancelOut,
 )
 def cancel_job(job_id: str) -> dict[str, str]:
     me = principal(bp)
@@ -289,21 +234,6 @@ def cancel_job(job_id: str) -> dict[str, str]:
 
 #: How many of a workflow's (or a tenant's) newest runs a list reads before sorting and paging.
 LIST_WINDOW = 1000
-
-
-class WorkflowJobOut(BaseModel):
-    """The swagger's ``WorkflowJobView``."""
-
-    id: str
-    createDate: Instant
-    status: Literal["Created", "Cancelled", "Running", "Queued", "Completed"]
-    priority: str
-    workerTag: str
-    runWithE2: bool
-
-
-class WorkflowJobList(RootModel[list[WorkflowJobOut]]):
-    pass
 
 
 def _int_param(name: str, default: int) -> int:
@@ -365,7 +295,7 @@ _RESULT_FILTER = {"Success": (SUCCEEDED,), "Warning": (), "Error": (FAILED, TIME
     "/v3/workflows/{workflow_id}/jobs",
     "GET",
     summary="A workflow's jobs, newest first (sortField, direction, offset, limit)",
-    response=WorkflowJobList,
+    response=models.WorkflowJobList,
     query=(
         *_PAGING,
         QueryParam("status", {"enum": list(_STATUS_FILTER)}),
@@ -384,7 +314,7 @@ def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
         and (not result or r.status in _RESULT_FILTER[result])
     ]
     return [
-        WorkflowJobOut(
+        models.WorkflowJobOut(
             id=run.run_id,
             createDate=format_instant(run.queued_at or run.ended_at),
             status=STATUS[run.status][0],  # type: ignore[arg-type]
@@ -394,36 +324,6 @@ def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
         ).model_dump()
         for run in _sorted_page(runs)
     ]
-
-
-class JobSummaryOut(BaseModel):
-    """The swagger's ``PagedJobSummaryView``."""
-
-    jobId: str
-    status: str
-    workflowName: str
-    workflowId: str
-    submittedBy: str
-    startTime: Instant | None
-    queueTime: Instant | None
-    executionTime: str | None
-    priority: str
-
-
-class PaginationOut(BaseModel):
-    currentPage: int
-    pageSize: int
-    totalItems: int
-    totalPages: int
-    hasNextPage: bool
-    hasPreviousPage: bool
-
-
-class PagedJobsOut(BaseModel):
-    """The swagger's ``PagedResponse[PagedJobSummaryView]``."""
-
-    data: list[JobSummaryOut]
-    pagination: PaginationOut
 
 
 _QUEUE_STATUS = {"Queued": (QUEUED,), "Initializing": (), "Running": (RUNNING,)}
@@ -446,7 +346,7 @@ def _date(name: str) -> str | None:
     "/v3/jobs",
     "GET",
     summary="The job listing: your jobs, or with allUsers=true (admins) everyone's",
-    response=PagedJobsOut,
+    response=models.PagedJobsOut,
     query=(
         *_PAGING,
         QueryParam("priorities", {"type": "string"}, "Low, Medium, High, Critical, Default"),
@@ -486,9 +386,9 @@ def list_jobs() -> dict[str, Any]:
     ]
     offset, limit = _int_param("offset", 0), max(_int_param("limit", 100), 1)
     page = _sorted_page(pairs, key_of=lambda pair: pair[0])
-    return PagedJobsOut(
+    return models.PagedJobsOut(
         data=[_summary(run, job) for run, job in page],
-        pagination=PaginationOut(
+        pagination=models.PaginationOut(
             currentPage=offset // limit + 1,
             pageSize=limit,
             totalItems=len(pairs),
@@ -499,11 +399,11 @@ def list_jobs() -> dict[str, Any]:
     ).model_dump()
 
 
-def _summary(run: Run, job: Job | None) -> JobSummaryOut:
+def _summary(run: Run, job: Job | None) -> models.JobSummaryOut:
     took = (
         (run.ended_at - run.started_at).total_seconds() if run.ended_at and run.started_at else None
     )
-    return JobSummaryOut(
+    return models.JobSummaryOut(
         jobId=run.run_id,
         status="Completed"
         if STATUS[run.status][0] in ("Completed", "Cancelled")
@@ -521,69 +421,8 @@ def _summary(run: Run, job: Job | None) -> JobSummaryOut:
 # -- workflows -----------------------------------------------------------------------------------
 
 
-class ReducedWorkflowOut(BaseModel):
-    """The swagger's ``ReducedWorkflowView``."""
-
-    id: str
-    sourceAppId: str
-    name: str
-    ownerId: str
-    dateCreated: Instant
-    publishedVersionNumber: int
-    isAmp: bool
-    executionMode: Literal["Safe", "SemiSafe", "Standard"]
-
-
-class WorkflowOut(BaseModel):
-    """The swagger's ``WorkflowView``."""
-
-    id: str
-    sourceAppId: str
-    dateCreated: Instant
-    runCount: int
-    versions: list[dict[str, Any]]
-    name: str
-    ownerId: str
-    workerTag: str
-    districtTags: list[str]
-    comments: str
-    isPublic: bool
-    isReadyForMigration: bool
-    publishedVersionId: str
-    othersMayDownload: bool
-    othersCanViewHistory: bool
-    othersCanExecute: bool
-    executionMode: Literal["Safe", "SemiSafe", "Standard"]
-    hasPrivateDataExemption: bool
-    packageWorkflowType: Literal["App", "Module", "Macro"]
-
-
-class WorkflowList(RootModel[list[ReducedWorkflowOut | WorkflowOut]]):
-    """``view=Default`` lists reduced views, ``view=Full`` full ones (the swagger's two)."""
-
-
-class QuestionItemOut(BaseModel):
-    key: str
-    value: str
-
-
-class QuestionOut(BaseModel):
-    """The swagger's ``WorkflowQuestionView``: one parameter of the workflow's task."""
-
-    name: str
-    questionType: str
-    description: str
-    value: str
-    multiple: bool
-    items: list[QuestionItemOut]
-
-
-class QuestionList(RootModel[list[QuestionOut]]):
-    pass
-
-
 def _reduced(job: Job) -> dict[str, Any]:
-    return ReducedWorkflowOut(
+    return models.ReducedWorkflowOut(
         id=job.job_id,
         sourceAppId=job.job_id,
         name=job.name,
@@ -596,7 +435,7 @@ def _reduced(job: Job) -> dict[str, Any]:
 
 
 def _workflow(job: Job) -> dict[str, Any]:
-    return WorkflowOut(
+    return models.WorkflowOut(
         id=job.job_id,
         sourceAppId=job.job_id,
         dateCreated=format_instant(job.created_at),
@@ -623,7 +462,7 @@ def _workflow(job: Job) -> dict[str, Any]:
     "/v3/workflows",
     "GET",
     summary="Your tenant's workflows (beatless jobs), oldest first",
-    response=WorkflowList,
+    response=models.WorkflowList,
     query=(
         QueryParam("view", {"enum": ["Default", "Full"]}),
         QueryParam("name", {"type": "string"}, "Exact name"),
@@ -655,7 +494,7 @@ def list_workflows() -> list[dict[str, Any]]:
     "/v3/workflows/{workflow_id}",
     "GET",
     summary="A workflow (a beatless job)",
-    response=WorkflowOut,
+    response=models.WorkflowOut,
 )
 def get_workflow(workflow_id: str) -> dict[str, Any]:
     return _workflow(services.job_service().get(principal(bp).tenant, workflow_id))
@@ -685,7 +524,7 @@ def _answer(value: Any) -> str:
     "/v3/workflows/{workflow_id}/questions",
     "GET",
     summary="The workflow's questions: its task's parameters",
-    response=QuestionList,
+    response=models.QuestionList,
     query=(QueryParam("versionId", {"type": "string"}, "Only the published one (the id)"),),
     operation_id="listWorkflowQuestions",
 )
@@ -696,19 +535,19 @@ def workflow_questions(workflow_id: str) -> list[dict[str, Any]]:
         raise InvalidRequest("versionId", f"{version[:100]!r} is not a version of this workflow")
     kwargs = job.kwargs or {}
     return [
-        QuestionOut(
+        models.QuestionOut(
             name=p.name,
             questionType="QuestionDropDown" if p.choices else QUESTION_TYPE[p.type_name],
             description=f"{p.name} ({p.type_name}, {'required' if p.required else 'optional'})",
             value=_answer(kwargs.get(p.name, p.default)),
             multiple=False,
-            items=[QuestionItemOut(key=_answer(c), value=_answer(c)) for c in p.choices],
+            items=[models.QuestionItemOut(key=_answer(c), value=_answer(c)) for c in p.choices],
         ).model_dump()
         for p in params
     ]
 
 
-def _parse_run_in() -> RunIn:
+def _parse_run_in() -> models.RunIn:
     """The ``EnqueueJobContract`` from a JSON or a form body (``questions[0][name]=...`` or
     ``questions[0].name=...``, as .NET binds forms); every failure a 400 naming the field."""
     request = bp.current_request
@@ -725,8 +564,10 @@ def _parse_run_in() -> RunIn:
         raise InvalidRequest("body", "must be a JSON object")
     if len(json.dumps(data.get("questions"))) > 64 * 1024:
         raise InvalidRequest("questions", "is over 64 KB as JSON")
+    from pydantic import ValidationError  # with the model: at a request, not at import
+
     try:
-        return RunIn.model_validate(data)
+        return models.RunIn.model_validate(data)
     except ValidationError as error:
         raise validation_error(error) from None
 
@@ -755,8 +596,8 @@ def _form(text: str) -> dict[str, Any]:
     "POST",
     summary="Queue a job now; questions answer the task's parameters",
     limited=True,
-    request=RunIn,
-    response=JobOut,
+    request=models.RunIn,
+    response=models.JobOut,
     body_optional=True,
     idempotent=True,
 )
@@ -785,21 +626,6 @@ def run_workflow(workflow_id: str) -> dict[str, Any]:
 # -- OAuth2 ---------------------------------------------------------------------------------------
 
 
-class TokenOut(BaseModel):
-    """RFC 6749 §5.1."""
-
-    access_token: str
-    token_type: Literal["bearer"]
-    expires_in: int
-
-
-class OAuthErrorOut(BaseModel):
-    """RFC 6749 §5.2."""
-
-    error: str
-    error_description: str
-
-
 def oauth_error(error: BeatlessError) -> Response:
     """RFC 6749 §5.2: ``invalid_client`` (401, with a Basic challenge) for bad credentials,
     ``unsupported_grant_type`` or ``invalid_request`` (400) for a bad request."""
@@ -826,14 +652,6 @@ def oauth_error(error: BeatlessError) -> Response:
     )
 
 
-class TokenIn(BaseModel):
-    """The token request's form (RFC 6749 §4.4.2); the credentials may come as HTTP Basic."""
-
-    grant_type: Literal["client_credentials"]
-    client_id: str | None = Field(None, description="a key's id (or HTTP Basic's user)")
-    client_secret: str | None = Field(None, description="the key (or HTTP Basic's password)")
-
-
 def _client_credentials(form: dict[str, str]) -> tuple[str, str]:
     """client_id and client_secret from HTTP Basic (RFC 6749 §2.3.1, both real clients) or the
     form's fields."""
@@ -858,12 +676,12 @@ def _client_credentials(form: dict[str, str]) -> tuple[str, str]:
     face=FACE,
     prefix=PREFIX,
     summary="OAuth2 client credentials: client_id = a key's id, client_secret = the key",
-    request=TokenIn,
+    request=models.TokenIn,
     request_media="application/x-www-form-urlencoded",
-    response=TokenOut,
+    response=models.TokenOut,
     access="public",
     render=oauth_error,
-    error_model=OAuthErrorOut,
+    error_model=models.OAuthErrorOut,
     errors=(400, 401, 503),
     operation_id="requestToken",
 )
@@ -886,7 +704,7 @@ def token() -> Response:
     access_token, lifetime = services.keys().issue_token(client_id, secret)
     return Response(
         status_code=200,
-        body=TokenOut(
+        body=models.TokenOut(
             access_token=access_token, token_type="bearer", expires_in=lifetime
         ).model_dump(),
         headers={"Cache-Control": "no-store", "Pragma": "no-cache"},

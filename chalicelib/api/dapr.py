@@ -12,14 +12,17 @@ import urllib.parse
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from chalicelib import services
 from chalicelib.api.errors import http_status
-from chalicelib.api.models import name_rule
+from chalicelib.api.lazy import Models
+from chalicelib.api.names import name_rule
 from chalicelib.api.routing import parse_body, principal, route
 from chalicelib.errors import BeatlessError, InvalidRequest, NotFound, Unprocessable
 from chalicelib.records import Job
+
+#: The face's pydantic models, loaded by the first request that uses one (cold start).
+models = Models("chalicelib.api.dapr_models")
 
 FACE = "dapr"
 PREFIXES = ("/v1.0-alpha1/jobs", "/v1.0/jobs")
@@ -38,14 +41,6 @@ _OPERATIONS = {
 }
 _ERROR_CODES = {401: "ERR_UNAUTHORIZED", 403: "ERR_FORBIDDEN", 413: "ERR_MALFORMED_REQUEST"}
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
-
-
-class DaprErrorOut(BaseModel):
-    """What ``dapr_error`` answers: Dapr's error body, with its ErrorInfo in ``details``."""
-
-    errorCode: str
-    message: str
-    details: list[dict[str, Any]]
 
 
 def dapr_invalid(field: str, rule: str, code: str) -> InvalidRequest:
@@ -76,55 +71,7 @@ def dapr_error(error: BeatlessError, operation: str = "schedule") -> Response:
     )
 
 
-class Constant(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    interval: str = Field("0s", pattern=r"^\d+(\.\d+)?s$", description="seconds, e.g. 3s")
-    max_retries: int | None = Field(
-        None, ge=0, le=19, validation_alias=AliasChoices("maxRetries", "max_retries")
-    )
-
-
-class FailurePolicy(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    drop: dict[str, Any] | None = None
-    constant: Constant | None = None
-
-
-class DaprJob(BaseModel):
-    """A Dapr job, camelCase or snake_case; unknown fields are ignored, as protojson does."""
-
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-    schedule: str | None = Field(None, max_length=256)
-    due_time: str | None = Field(None, validation_alias=AliasChoices("dueTime", "due_time"))
-    ttl: str | None = Field(None, max_length=64)
-    repeats: int | None = Field(None, ge=0)
-    data: Any = None
-    overwrite: bool = False
-    failure_policy: FailurePolicy | None = Field(
-        None, validation_alias=AliasChoices("failurePolicy", "failure_policy")
-    )
-    name: str | None = None
-
-
-class DaprJobIn(DaprJob):
-    job: DaprJob | None = None
-
-    def unwrapped(self) -> DaprJob:
-        """The job, whether sent wrapped (``{"job": {...}}``, as the seed) or flat."""
-        return self.job if self.job is not None else self
-
-
-class DaprJobOut(BaseModel):
-    name: str
-    schedule: str | None = None
-    repeats: int | None = None
-    dueTime: str | None = None
-    ttl: str | None = None
-    data: Any = None
-    failurePolicy: dict[str, Any]
-
-
-def retry_of(policy: FailurePolicy | None) -> dict[str, Any]:
+def retry_of(policy: models.FailurePolicy | None) -> dict[str, Any]:
     """A Dapr failure policy as a beatless retry policy (constant: multiplier 1)."""
     if policy is not None and policy.drop is not None and policy.constant is None:
         return {"max_attempts": 1, "initial_seconds": 0, "multiplier": 1, "max_seconds": 900}
@@ -151,7 +98,7 @@ def policy_of(retry: dict[str, Any] | None) -> dict[str, Any]:
 
 def job_out(job: Job) -> dict[str, Any]:
     inputs = job.schedule_input or {}
-    body = DaprJobOut(
+    body = models.DaprJobOut(
         name=job.name,
         schedule=inputs.get("schedule"),
         repeats=inputs.get("repeats"),
@@ -163,7 +110,7 @@ def job_out(job: Job) -> dict[str, Any]:
     return body.model_dump(exclude_none=True)  # no data: no "data", as protojson
 
 
-def _values(name: str, job: DaprJob) -> dict[str, Any]:
+def _values(name: str, job: models.DaprJob) -> dict[str, Any]:
     if job.schedule is None and job.due_time is None:
         raise dapr_invalid("schedule", "Schedule is empty", SCHEDULE_EMPTY)
     if job.repeats is not None and job.repeats > 1 and job.schedule is None:
@@ -197,7 +144,7 @@ def make_blueprint(prefix: str) -> Blueprint:
             face=FACE,
             prefix=prefix,
             render=functools.partial(dapr_error, operation=operation),
-            error_model=DaprErrorOut,
+            error_model=models.DaprErrorOut,
             errors=(400, 404, 409, 413, 503),  # a schedule Dapr cannot run (422) is its 400
             id_suffix="Alpha1" if "alpha1" in prefix else "",
             **kwargs,
@@ -208,14 +155,14 @@ def make_blueprint(prefix: str) -> Blueprint:
         "schedule",
         summary="Schedule a job",
         limited=True,
-        request=DaprJobIn,
+        request=models.DaprJobIn,
         status=204,
         owned=True,
         idempotent=True,
     )
     def schedule_job(name: str) -> Response:
         name = _name(name)
-        body = parse_body(bp, DaprJobIn)
+        body = parse_body(bp, models.DaprJobIn)
         if body.name is not None or (body.job is not None and body.job.name is not None):
             raise dapr_invalid("name", "Set the job name in the url only", NAME_IN_BODY)
         job = body.unwrapped()
@@ -228,7 +175,7 @@ def make_blueprint(prefix: str) -> Blueprint:
         )
         return Response(status_code=204, body="")
 
-    @_route("GET", "get", summary="Get a job", response=DaprJobOut)
+    @_route("GET", "get", summary="Get a job", response=models.DaprJobOut)
     def get_job(name: str) -> dict[str, Any]:
         name = _name(name)
         job = services.job_service().find_by_name(principal(bp).tenant, name)

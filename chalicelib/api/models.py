@@ -18,49 +18,23 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from chalicelib.api.names import (  # noqa: F401  (re-exported: tests and faces name them here)
+    NAME_MAX,
+    NAME_PATTERN,
+    UNPADDED_PATTERN,
+    WHITESPACE,
+    name_rule,
+    padding_rule,
+)
 from chalicelib.vocabulary import Overlap, Queue, RunStatus, Trigger
 
-#: What ``str.isspace`` calls whitespace: a name may not start or end with any of it.
-WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
-    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-NAME_MAX = 200
-#: ``name_rule`` as a pattern, for the OpenAPI documents: no control character nor ``/ \ # ?``
-#: anywhere, and neither end whitespace. The classes are spelled out (not ``\s``, which means
-#: different things to ECMA, Python and Rust regexes).
-_INNER = r"[^\x00-\x1f\x7f/\\#?]"
-_EDGE = r"[^\x00-\x20\x7f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000/\\#?]"
-NAME_PATTERN = rf"^{_EDGE}(?:{_INNER}*{_EDGE})?$"
-#: ``padding_rule`` as a pattern: any character, but neither end whitespace (``[\s\S]`` is any
-#: character whatever ``\s`` means).
-_UNPADDED = r"[^\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
-UNPADDED_PATTERN = rf"^{_UNPADDED}(?:[\s\S]*{_UNPADDED})?$"
 
+class Model(BaseModel):
+    """Every face's models derive from this: pydantic builds a model's validator and serializer
+    when it is first used, not when its class is created, so a request pays only for the models
+    it uses (issue 19; the API imports none of them, ``chalicelib.api.lazy``)."""
 
-def padding_rule(name: str) -> str | None:
-    """What is wrong with a name's whitespace, or None: every face refuses a blank name, and one
-    with whitespace at either end (refused, not trimmed: ``" a"`` and ``"a"`` would be two jobs
-    that look alike, and a name is a job's key in the Dapr face's URLs)."""
-    if not name.strip():
-        return "must not be blank (empty or only whitespace)"
-    if name != name.strip():
-        return "must not start or end with whitespace"
-    return None
-
-
-def name_rule(name: str) -> str | None:
-    """What is wrong with a job name of the native and Dapr faces, or None (``NAME_PATTERN`` says
-    the same to OpenAPI clients)."""
-    if rule := padding_rule(name):
-        return rule
-    if len(name) > NAME_MAX:
-        return f"must be at most {NAME_MAX} characters"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
-        return "must not contain control characters"
-    if any(c in name for c in "/\\#?"):
-        return "must not contain / \\ # ?"
-    return None
+    model_config = ConfigDict(defer_build=True)
 
 
 def _checked(rule: Callable[[str], str | None]) -> Callable[[str], str]:
@@ -119,7 +93,7 @@ Int = Annotated[int, BeforeValidator(_integral)]
 Instant = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
-class Crontab(BaseModel):
+class Crontab(Model):
     """Celery crontab; a missing field means ``*``. Day fields are AND-ed, Sunday = 0."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -130,13 +104,13 @@ class Crontab(BaseModel):
     month_of_year: str | Int | None = None
 
 
-class Interval(BaseModel):
+class Interval(Model):
     model_config = ConfigDict(extra="forbid", strict=True)
     every: Int = Field(ge=1)
     period: Literal["days", "hours", "minutes", "seconds"]
 
 
-class RetryPolicy(BaseModel):
+class RetryPolicy(Model):
     """Attempts and exponential backoff (through SQS delays, so at most 900 s apart)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -146,7 +120,7 @@ class RetryPolicy(BaseModel):
     max_seconds: float = Field(900.0, ge=1, le=900)
 
 
-class ScheduleFields(BaseModel):
+class ScheduleFields(Model):
     """Exactly one of crontab, schedule or interval, or due_time alone or with one of them."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -279,7 +253,7 @@ class PreviewIn(ScheduleFields):
     count: Int = Field(5, ge=1, le=100)
 
 
-class PreviewOut(BaseModel):
+class PreviewOut(Model):
     expressions: list[str]
     timezone: str
     path: Literal["scheduler", "sqs"]
@@ -288,7 +262,7 @@ class PreviewOut(BaseModel):
     schedule: str
 
 
-class JobOut(BaseModel):
+class JobOut(Model):
     id: str
     name: str
     description: str
@@ -331,23 +305,23 @@ class JobOut(BaseModel):
         return value.model_dump(exclude_none=True) if value is not None else None
 
 
-class JobList(BaseModel):
+class JobList(Model):
     items: list[JobOut]
     cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
 
 
-class TaskOut(BaseModel):
+class TaskOut(Model):
     name: str
     queue: Queue
     doc: str
     schedulable: bool
 
 
-class TaskList(BaseModel):
+class TaskList(Model):
     items: list[TaskOut]
 
 
-class StatusOut(BaseModel):
+class StatusOut(Model):
     id: str
     service: str
     startDate: Instant
@@ -355,17 +329,17 @@ class StatusOut(BaseModel):
     version: str
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Model):
     code: str
     message: str
     details: dict[str, Any]
 
 
-class ErrorOut(BaseModel):
+class ErrorOut(Model):
     error: ErrorDetail
 
 
-class StepIn(BaseModel):
+class StepIn(Model):
     model_config = ConfigDict(extra="forbid", strict=True)
     task: str | None = Field(None, min_length=1, max_length=200)
     target: dict[str, Any] | None = Field(
@@ -377,7 +351,7 @@ class StepIn(BaseModel):
     kwargs: dict[str, Any] = Field(default_factory=dict)
 
 
-class TaskIn(BaseModel):
+class TaskIn(Model):
     """An ad-hoc run: one task, or steps run in order (each result passed to the next)."""
 
     model_config = ConfigDict(
@@ -407,7 +381,7 @@ class TaskIn(BaseModel):
     timeout_seconds: Int = Field(300, ge=1, le=900)
 
 
-class StepOut(BaseModel):
+class StepOut(Model):
     task: str | None = None
     target: dict[str, Any] | None = None
     args: list[Any] = Field(default_factory=list)
@@ -418,7 +392,7 @@ class StepOut(BaseModel):
     ended_at: Instant | None = None
 
 
-class AttemptOut(BaseModel):
+class AttemptOut(Model):
     number: int
     started_at: Instant | None
     ended_at: Instant
@@ -426,7 +400,7 @@ class AttemptOut(BaseModel):
     error: str | None = Field(description="`Exc: message`; null for SUCCEEDED and CANCELLED")
 
 
-class RunOut(BaseModel):
+class RunOut(Model):
     id: str
     job_id: str | None
     task: str | None
@@ -454,30 +428,30 @@ class RunOut(BaseModel):
     )
 
 
-class RunList(BaseModel):
+class RunList(Model):
     items: list[RunOut]
     cursor: str | None
 
 
-class MessageOut(BaseModel):
+class MessageOut(Model):
     at: Instant
     level: str
     text: str
     step: int
 
 
-class MessageList(BaseModel):
+class MessageList(Model):
     items: list[MessageOut]
     cursor: str | None
 
 
-class KeyIn(BaseModel):
+class KeyIn(Model):
     model_config = ConfigDict(extra="forbid", strict=True)
     role: Literal["admin", "user"] = "user"
     owner: str = Field("", max_length=200, description="who holds it; recorded as creator")
 
 
-class KeyOut(BaseModel):
+class KeyOut(Model):
     id: str
     tenant: str
     role: Literal["admin", "user"]
@@ -487,29 +461,29 @@ class KeyOut(BaseModel):
     key: str | None = Field(None, description="the secret: only in the answer that creates it")
 
 
-class KeyList(BaseModel):
+class KeyList(Model):
     items: list[KeyOut]
 
 
-class SecretOut(BaseModel):
+class SecretOut(Model):
     secret: str
     created_at: Instant | None
     expires_at: Instant | None = Field(description="null for the current secret")
 
 
-class SigningSecretOut(BaseModel):
+class SigningSecretOut(Model):
     """The secrets that sign HTTP target deliveries now: the current one first."""
 
     secrets: list[SecretOut]
 
 
-class AllowedHostsIn(BaseModel):
+class AllowedHostsIn(Model):
     model_config = ConfigDict(extra="forbid", strict=True)
     hosts: list[str] = Field(
         max_length=100, description="host names, *.domain for its subdomains, or * for any host"
     )
 
 
-class AllowedHostsOut(BaseModel):
+class AllowedHostsOut(Model):
     hosts: list[str] = Field(description="the tenant's own list, which its admins manage")
     deployment: list[str] = Field(description="hosts the deployment allows every tenant")

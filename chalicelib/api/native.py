@@ -9,7 +9,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib import schedules, services
-from chalicelib.api import models
+from chalicelib.api.lazy import Models
 from chalicelib.api.routing import (
     QueryParam,
     parse_body,
@@ -30,6 +30,8 @@ from chalicelib.schedules.durations import format_instant, parse_instant
 from chalicelib.schedules.errors import ScheduleError
 from chalicelib.settings import get_settings
 from chalicelib.tasks import registry
+
+models = Models("chalicelib.api.models")  # loaded by the first request that uses one
 
 bp = Blueprint(__name__)
 PREFIX = "/v1"

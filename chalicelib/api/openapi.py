@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from chalicelib.api import models
+from chalicelib.api.lazy import LazyModel, resolve
 from chalicelib.api.routing import ROUTES, RouteDoc
 from chalicelib.settings import get_settings
 
@@ -54,7 +55,9 @@ def document(face: str = "native") -> dict[str, Any]:
     """The OpenAPI 3.1 document of one face, from the routes registered for it."""
     schemas: dict[str, Any] = {}
 
-    def ref(model: type[BaseModel], mode: str) -> dict[str, str]:
+    def ref(named: type[BaseModel] | LazyModel, mode: str) -> dict[str, str]:
+        model = resolve(named)
+        assert model is not None
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -140,7 +143,8 @@ def _links(doc: RouteDoc, routes: list[RouteDoc]) -> dict[str, Any]:
         return {}
     links: dict[str, Any] = {}
     literal = [s for s in doc.path.split("/") if s and not s.startswith("{")]
-    creates = doc.response is not None and "id" in doc.response.model_fields and literal
+    response = resolve(doc.response)
+    creates = response is not None and "id" in response.model_fields and literal
     for other in routes:
         if other is doc:
             continue

@@ -14,16 +14,20 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.errors import http_status
 from chalicelib.auth import Principal
 from chalicelib.errors import AWS_ERRORS, BeatlessError, InvalidRequest, PayloadTooLarge, from_aws
 from chalicelib.schedules.durations import parse_instant
 from chalicelib.schedules.errors import ScheduleError
+
+if TYPE_CHECKING:  # pydantic is imported by the first request that parses a body (cold start)
+    from pydantic import BaseModel, ValidationError
+
+    from chalicelib.api.lazy import ModelRef
 
 log = logging.getLogger(__name__)
 #: What AWS raises through boto3 and PynamoDB: throttling, 5xx, timeouts, lost races.
@@ -36,7 +40,7 @@ MAX_BODY = 256 * 1024
 MAX_PAYLOAD = 64 * 1024
 PAYLOAD_FIELDS = ("args", "kwargs", "data", "steps")
 
-M = TypeVar("M", bound=BaseModel)
+M = TypeVar("M", bound="BaseModel")
 ErrorRenderer = Callable[[BeatlessError], Response]
 
 
@@ -59,8 +63,8 @@ class RouteDoc:
     path: str
     method: str
     summary: str
-    request: type[BaseModel] | None
-    response: type[BaseModel] | None
+    request: ModelRef | None
+    response: ModelRef | None
     status: int
     query: tuple[QueryParam, ...] = ()
     access: str = "user"  # public | user | admin
@@ -68,7 +72,7 @@ class RouteDoc:
     #: Error statuses besides 401/403 (from access); 404 needs a path parameter, 413/422 a body.
     errors: tuple[int, ...] = field(default=(400, 404, 409, 413, 422, 503))
     #: The body ``render`` answers with, documented for every error status of the face.
-    error_model: type[BaseModel] | None = None
+    error_model: ModelRef | None = None
     #: The OpenAPI ``operationId``: the view's name in camelCase (``pause_job``: ``pauseJob``).
     operation_id: str = ""
     #: The OpenAPI tag (the generated client's module); empty: the path's resource.
@@ -118,13 +122,13 @@ def route(
     face: str,
     summary: str,
     prefix: str = "",
-    request: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None,
+    request: ModelRef | None = None,
+    response: ModelRef | None = None,
     status: int = 200,
     query: tuple[QueryParam, ...] = (),
     access: str = "user",
     render: ErrorRenderer = native_error,
-    error_model: type[BaseModel] | None = None,
+    error_model: ModelRef | None = None,
     errors: tuple[int, ...] | None = None,
     operation_id: str | None = None,
     id_suffix: str = "",
@@ -274,7 +278,7 @@ def principal(bp: Blueprint) -> Principal:
     return bp.current_request.context["principal"]  # type: ignore[no-any-return]
 
 
-def parse_body(bp: Blueprint, model: type[M]) -> M:
+def parse_body(bp: Blueprint, model: type[M] | ModelRef) -> M:
     """The request body validated against ``model``; every failure is a 400 naming the field."""
     _check_size(bp)
     raw = bp.current_request.raw_body or b""
@@ -287,8 +291,10 @@ def parse_body(bp: Blueprint, model: type[M]) -> M:
     for name in PAYLOAD_FIELDS:
         if name in data and len(json.dumps(data[name])) > MAX_PAYLOAD:
             raise PayloadTooLarge(name, f"is over {MAX_PAYLOAD // 1024} KB as JSON")
+    from pydantic import ValidationError
+
     try:
-        return model.model_validate(data)
+        return model.model_validate(data)  # type: ignore[return-value]
     except ValidationError as error:
         raise validation_error(error) from None
 

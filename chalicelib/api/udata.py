@@ -13,16 +13,14 @@ import json
 import re
 from collections.abc import Iterator
 from datetime import UTC
-from typing import Any, Literal
+from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
-from pydantic_core import PydanticCustomError
 
 from chalicelib import services, targets
 from chalicelib.api import masks
 from chalicelib.api.errors import http_status
-from chalicelib.api.models import Instant, UnpaddedName
+from chalicelib.api.lazy import Models
 from chalicelib.api.routing import QueryParam, parse_body, principal, route
 from chalicelib.errors import BeatlessError, InvalidRequest, NotFound, Unauthorized
 from chalicelib.execution import (
@@ -37,6 +35,9 @@ from chalicelib.execution import (
 from chalicelib.jobs import spec_of
 from chalicelib.records import Job, Run
 from chalicelib.tasks import registry
+
+#: The face's pydantic models, loaded by the first request that uses one (cold start).
+models = Models("chalicelib.api.udata_models")
 
 bp = Blueprint(__name__)
 PREFIX = "/api/1/workers"
@@ -102,85 +103,6 @@ def field_errors(problems: list[dict[str, str]]) -> dict[str, Any]:
     return errors
 
 
-class UdataCrontab(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    minute: str | int = "*"
-    hour: str | int = "*"
-    day_of_week: str | int = "*"
-    day_of_month: str | int = "*"
-    month_of_year: str | int = "*"
-
-
-class UdataInterval(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    every: int
-    period: str
-
-
-class UdataJobIn(BaseModel):
-    """udata's job form: unknown and read-only keys are ignored, as wtforms-json does."""
-
-    model_config = ConfigDict(extra="ignore")
-    name: UnpaddedName | None = Field(None, min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=2000)
-    task: str | None = Field(None, min_length=1, max_length=200)
-    enabled: bool | None = None
-    crontab: UdataCrontab | None = None
-    interval: UdataInterval | None = None
-    args: list[Any] | None = None
-    kwargs: dict[str, Any] | None = None
-
-    @field_validator("crontab", "interval", mode="before")
-    @classmethod
-    def _json_string(cls, value: Any) -> Any:
-        """A schedule sent as a JSON string is taken (udata's test_update_job sends
-        ``task.crontab.to_json()``); a string that is not JSON is a 400 naming the field."""
-        if not isinstance(value, str):
-            return value
-        try:
-            return json.loads(value)
-        except ValueError as error:
-            raise PydanticCustomError(
-                "json_invalid",
-                "must be an object or a JSON string of one ({error})",
-                {"error": str(error)},
-            ) from None
-
-
-class UdataJobOut(BaseModel):
-    id: str
-    name: str
-    description: str | None
-    task: str
-    crontab: dict[str, str] | None
-    interval: dict[str, Any] | None
-    args: list[Any]
-    kwargs: dict[str, Any]
-    schedule: str
-    last_run_at: Instant | None
-    last_run_id: str | None
-    enabled: bool
-
-
-class UdataTaskOut(BaseModel):
-    id: str
-    status: Literal["PENDING", "STARTED", "SUCCESS", "FAILURE", "RETRY", "REVOKED"]
-    result: str | None
-    exc: str | None
-    traceback: str | None
-
-
-class UdataJobList(RootModel[list[UdataJobOut]]):
-    """udata answers the list itself, not an envelope."""
-
-
-class UdataErrorOut(BaseModel):
-    """What ``udata_error`` answers."""
-
-    message: str
-    errors: dict[str, Any] | None = None
-
-
 #: udata reads ``?lang=`` on every API call (``set_api_language``) and its clients send it: taken,
 #: and without effect here (answers are in English, as udata's default language).
 LANG = QueryParam("lang", {"type": "string"}, "accepted; answers are in English")
@@ -191,7 +113,7 @@ _route = functools.partial(
     prefix=PREFIX,
     access="admin",
     render=udata_error,
-    error_model=UdataErrorOut,
+    error_model=models.UdataErrorOut,
     query=(LANG,),
 )
 
@@ -200,7 +122,7 @@ def job_out(job: Job) -> dict[str, Any]:
     inputs = job.schedule_input or {}
     crontab = inputs.get("crontab")
     interval = inputs.get("interval")
-    return UdataJobOut(
+    return models.UdataJobOut(
         id=job.job_id,
         name=job.name,
         description=job.description or None,
@@ -232,13 +154,13 @@ def _masked(body: Any) -> Any:
         raise InvalidRequest("X-Fields", str(error)) from None
 
 
-def _schedule_values(raw: dict[str, Any], body: UdataJobIn) -> dict[str, Any]:
+def _schedule_values(raw: dict[str, Any], body: models.UdataJobIn) -> dict[str, Any]:
     """crontab or interval as the job service takes them (missing crontab fields are ``*``);
     both is udata's form error, on create and update alike."""
     if "crontab" in raw and "interval" in raw:
         raise InvalidRequest(FORM_WIDE, "Cannot define both interval and crontab schedule")
     if "crontab" in raw:
-        crontab = body.crontab or UdataCrontab()
+        crontab = body.crontab or models.UdataCrontab()
         return {"crontab": crontab.model_dump()}
     if body.interval is not None:
         return {"interval": body.interval.model_dump()}
@@ -251,7 +173,7 @@ def _raw() -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
-@_route("/jobs", "GET", summary="All jobs", response=UdataJobList)
+@_route("/jobs", "GET", summary="All jobs", response=models.UdataJobList)
 def list_jobs() -> Any:
     service = services.job_service()
     items, cursor = [], None
@@ -268,13 +190,13 @@ def list_jobs() -> Any:
     "POST",
     summary="Create a job",
     limited=True,
-    request=UdataJobIn,
-    response=UdataJobOut,
+    request=models.UdataJobIn,
+    response=models.UdataJobOut,
     status=201,
     idempotent=True,
 )
 def create_job() -> Response:
-    body = parse_body(bp, UdataJobIn)
+    body = parse_body(bp, models.UdataJobIn)
     schedule = _schedule_values(_raw(), body)
     if not schedule:
         raise InvalidRequest(FORM_WIDE, "Must defined either interval or crontab schedule.")
@@ -296,22 +218,18 @@ def create_job() -> Response:
     return Response(status_code=201, body=_masked(job_out(job)))
 
 
-class Schedulables(RootModel[list[str]]):
-    pass
-
-
 @_route(
     "/jobs/schedulables",
     "GET",
     summary="Task names a job can run",
-    response=Schedulables,
+    response=models.Schedulables,
     operation_id="listSchedulables",
 )
 def schedulables() -> list[str]:
     return [t.name for t in registry.all() if t.schedulable]
 
 
-@_route("/jobs/{job_id}", "GET", summary="A job", response=UdataJobOut)
+@_route("/jobs/{job_id}", "GET", summary="A job", response=models.UdataJobOut)
 def get_job(job_id: str) -> Any:
     return _masked(job_out(_job(job_id)))
 
@@ -320,12 +238,12 @@ def get_job(job_id: str) -> Any:
     "/jobs/{job_id}",
     "PUT",
     summary="Update a job",
-    request=UdataJobIn,
-    response=UdataJobOut,
+    request=models.UdataJobIn,
+    response=models.UdataJobOut,
     body_optional=True,
 )
 def update_job(job_id: str) -> Any:
-    body = parse_body(bp, UdataJobIn)
+    body = parse_body(bp, models.UdataJobIn)
     raw = _raw()
     changes: dict[str, Any] = {
         k: v
@@ -358,7 +276,7 @@ def delete_job(job_id: str) -> Response:
     "/tasks/{run_id}",
     "GET",
     summary="A task's Celery-style status",
-    response=UdataTaskOut,
+    response=models.UdataTaskOut,
     operation_id="getTask",
 )
 def task_status(run_id: str) -> dict[str, Any]:
@@ -381,7 +299,7 @@ def task_out(run: Run) -> dict[str, Any]:
         exc, result = TIME_LIMIT, f"TimeLimitExceeded({run.reason!r})"
     elif status == "REVOKED":
         result = run.reason
-    return UdataTaskOut(
+    return models.UdataTaskOut(
         id=run.run_id,
         status=status,
         result=result,

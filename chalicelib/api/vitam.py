@@ -27,11 +27,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from chalicelib import services, targets
 from chalicelib.api.errors import http_status
-from chalicelib.api.models import Instant
+from chalicelib.api.lazy import Models
 from chalicelib.api.routing import (
     AWS_ERRORS,
     CONTENT_TYPES,
@@ -62,6 +61,9 @@ from chalicelib.schedules.errors import ScheduleError
 from chalicelib.settings import get_settings
 from chalicelib.synchronous import submit_and_wait
 from chalicelib.tasks import registry
+
+#: The face's pydantic models, loaded by the first request that uses one (cold start).
+models = Models("chalicelib.api.vitam_models")
 
 bp = Blueprint(__name__)
 worker_bp = Blueprint(f"{__name__}.worker")
@@ -134,20 +136,6 @@ TENANT_HEADERS = (
 def _request_id() -> str:
     headers = bp.current_request.headers or {}
     return str(headers.get("x-request-id") or uuid.uuid4().hex)[:128]
-
-
-class VitamErrorOut(BaseModel):
-    """What ``vitam_error`` answers: Vitam's ``VitamError`` (``httpCode`` is the name its parser
-    needs), plus the seed's ``http_code``."""
-
-    httpCode: int
-    http_code: int
-    code: str
-    context: str
-    state: str
-    message: str
-    description: str
-    errors: list[Any]
 
 
 def vitam_error(error: BeatlessError) -> Response:
@@ -242,7 +230,7 @@ def _route(
                 face=FACE,
                 prefix=prefix,
                 render=vitam_error,
-                error_model=VitamErrorOut,
+                error_model=models.VitamErrorOut,
                 **options,
             )(dispatch)
         return view
@@ -288,70 +276,6 @@ def _caller() -> Principal:
     return me
 
 
-class Action(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    action: str = Field(min_length=1, max_length=200)
-    arguments: dict[str, Any] = Field(default_factory=dict)
-    results: dict[str, Any] | None = None
-    status: str | None = None
-    post_assign: list[Any] | None = None
-    start_time: str | None = None
-    end_time: str | None = None
-
-
-class StepIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    Step: str = Field(min_length=1, max_length=200)
-    otherInfo: Any = None
-    actions: list[Action] = Field(min_length=1, max_length=50)
-
-
-class TaskError(BaseModel):
-    httpCode: int
-    http_code: int
-    code: str
-    context: str
-    state: str
-    message: str
-    description: str
-    errors: list[dict[str, Any]]
-
-
-class TaskOut(BaseModel):
-    id: str
-    type: str
-    state: str
-    task_status: str
-    start_date: Instant | None
-    end_date: Instant | None
-    expiration_date: Instant
-    result_link: str
-    error: TaskError | None
-    actions: list[dict[str, Any]]
-
-
-class Hits(BaseModel):
-    total: int
-    size: int
-    offset: int
-    limit: int
-    time_out: bool
-    next: str | None
-
-
-class TaskList(BaseModel):
-    hits: Hits
-    context: dict[str, Any]
-    results: list[str]
-
-
-class StatusOut(BaseModel):
-    id: str
-    service: str
-    startDate: Instant
-    status: str
-
-
 def task_out(run: Run) -> dict[str, Any]:
     state, task_status = STATE[run.status]
     data = run.data if isinstance(run.data, dict) else {}
@@ -371,7 +295,7 @@ def task_out(run: Run) -> dict[str, Any]:
         )
     error = None
     if run.status in (FAILED, TIMED_OUT):
-        error = TaskError(
+        error = models.TaskError(
             httpCode=500,
             http_code=500,
             code=run.exc or "TimedOut",
@@ -388,7 +312,7 @@ def task_out(run: Run) -> dict[str, Any]:
             ],
         )
     expires = run.expires_at or (run.queued_at or datetime.now().astimezone()) + RETENTION
-    return TaskOut(
+    return models.TaskOut(
         id=run.run_id,
         type=str(data.get("Step") or run.task or "task"),
         state=state,
@@ -428,14 +352,14 @@ def _results(value: Any, keys: list[str] | None) -> Any:
     "GET",
     (PREFIX,),
     summary="The worker's status",
-    response=StatusOut,
+    response=models.StatusOut,
     access="public",
     operation_id="getStatus",
 )
 def status() -> Response:
     from chalicelib.api.native import INSTANCE_ID, STARTED
 
-    body = StatusOut(
+    body = models.StatusOut(
         id=INSTANCE_ID,
         service=f"beatless {get_settings().version}",
         startDate=format_instant(STARTED),
@@ -455,53 +379,6 @@ def status() -> Response:
 )
 def worker_status() -> Response:
     return _answer(None, 204)
-
-
-class ActionDefinitionIn(BaseModel):
-    """Vitam's ``ActionDefinition``: ``actionKey`` names a registered task."""
-
-    model_config = ConfigDict(extra="ignore")
-    actionKey: str = Field(min_length=1, max_length=200)
-    behavior: Behavior = "BLOCKING"
-
-
-class ActionIn(BaseModel):
-    """Vitam's ``Action``: the definition under ``action``."""
-
-    model_config = ConfigDict(extra="ignore")
-    action: ActionDefinitionIn
-
-
-class StepDefinitionIn(BaseModel):
-    """Vitam's ``Step`` (``workerGroupId``, ``distribution``, ``waitFor`` are not used)."""
-
-    model_config = ConfigDict(extra="ignore")
-    stepName: str = Field(min_length=1, max_length=200)
-    behavior: Behavior | None = None
-    actions: list[ActionIn] = Field(min_length=1, max_length=50)
-
-
-class DescriptionStepIn(BaseModel):
-    """Vitam's ``DescriptionStep``: what ``WorkerClientRest.submitStep`` posts."""
-
-    model_config = ConfigDict(extra="ignore")
-    step: StepDefinitionIn
-    workParams: dict[str, Any]
-
-
-class ItemStatusOut(BaseModel):
-    """Vitam's ``ItemStatus``, as ``WorkerResource.submitStep`` answers it."""
-
-    itemId: str
-    message: str
-    globalStatus: str
-    statusMeter: list[int]
-    data: dict[str, Any]
-    itemsStatus: dict[str, Any]
-    subTaskStatus: dict[str, Any]
-    globalState: str
-    globalOutcomeDetailSubcode: str | None
-    lifecycleEnable: bool
 
 
 #: ``StatusCode`` in order: ``statusMeter`` counts one per level.
@@ -570,7 +447,7 @@ def item_status(run: Run) -> dict[str, Any]:
         meter = [a + b for a, b in zip(meter, item["statusMeter"], strict=True)]
     body["statusMeter"] = meter
     body["itemsStatus"] = items
-    return ItemStatusOut.model_validate(body).model_dump()
+    return models.ItemStatusOut.model_validate(body).model_dump()
 
 
 def retry_later(run: Run) -> dict[str, Any]:
@@ -587,13 +464,13 @@ RETRY_LATER = 461
     "POST",
     summary="Submit a step",
     limited=True,
-    request=StepIn,
-    response=TaskOut,
+    request=models.StepIn,
+    response=models.TaskOut,
     status=201,
     worker={
         "summary": "Run a step (Vitam's DescriptionStep) and answer its ItemStatus",
-        "request": DescriptionStepIn,
-        "response": ItemStatusOut,
+        "request": models.DescriptionStepIn,
+        "response": models.ItemStatusOut,
         "status": 200,
     },
     operation_id="submitTask",
@@ -606,7 +483,7 @@ def submit() -> Response:
     raw = _json_object()
     if "step" in raw or "workParams" in raw:
         return _submit_description_step(me, raw)
-    body = parse_body(bp, StepIn)
+    body = parse_body(bp, models.StepIn)
     steps = _steps([(a.action, a.arguments) for a in body.actions], "actions.{}.action")
     data = {
         "Step": body.Step,
@@ -619,7 +496,7 @@ def submit() -> Response:
 
 def _json_object() -> dict[str, Any]:
     """The body as a JSON object; an empty body is a 400, as ``WorkerResource`` answers it."""
-    parse_body(bp, QueryIn)  # size, JSON and object checks, each a 400 naming the body
+    parse_body(bp, models.QueryIn)  # size, JSON and object checks, each a 400 naming the body
     raw = json.loads(bp.current_request.raw_body or b"{}")
     if not raw:
         raise InvalidRequest("body", "must be a step description")
@@ -642,8 +519,10 @@ def _steps(actions: list[tuple[str, dict[str, Any]]], label: str) -> list[dict[s
 
 
 def _submit_description_step(me: Principal, raw: dict[str, Any]) -> Response:
+    from pydantic import ValidationError  # with the model: at a request, not at import
+
     try:
-        body = DescriptionStepIn.model_validate(raw)
+        body = models.DescriptionStepIn.model_validate(raw)
     except ValidationError as error:
         raise validation_error(error) from None
     step = body.step
@@ -670,7 +549,7 @@ def _submit_description_step(me: Principal, raw: dict[str, Any]) -> Response:
     return _answer(item_status(run))
 
 
-@_route("/tasks/{id_async}", "GET", summary="A task", response=TaskOut)
+@_route("/tasks/{id_async}", "GET", summary="A task", response=models.TaskOut)
 def get_task(id_async: str) -> Response:
     me = _caller()
     return _answer(task_out(services.run_service().get(me.tenant, id_async)))
@@ -680,7 +559,7 @@ def get_task(id_async: str) -> Response:
     "/tasks/{id_async}",
     "PUT",
     summary="Cancel a task at its next action",
-    response=TaskOut,
+    response=models.TaskOut,
     owned=True,
 )
 def cancel_task(id_async: str) -> Response:
@@ -696,14 +575,9 @@ def _query() -> str:
     """The seed sends ``{"query": ...}`` as a GET body; ``?query=`` works too."""
     raw = bp.current_request.raw_body
     if raw and raw.strip():
-        body = parse_body(bp, QueryIn)
+        body = parse_body(bp, models.QueryIn)
         return body.query
     return query_value(bp, "query") or ""
-
-
-class QueryIn(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-    query: str = Field("", max_length=1000)
 
 
 def parse_query(text: str) -> tuple[str | None, datetime | None]:
@@ -753,7 +627,7 @@ NEXT = QueryParam("next", {"type": "string"}, "the cursor of the previous page")
     "/tasks",
     "GET",
     summary="Tasks in progress, filtered by query",
-    response=TaskList,
+    response=models.TaskList,
     query=(QUERY, NEXT),
 )
 def list_tasks() -> Response:
@@ -762,8 +636,8 @@ def list_tasks() -> Response:
     limit = 100
     offset_cursor = query_value(bp, "next")
     ids, cursor = _in_progress(me.tenant, text, limit, offset_cursor)
-    body = TaskList(
-        hits=Hits(
+    body = models.TaskList(
+        hits=models.Hits(
             total=len(ids), size=len(ids), offset=0, limit=limit, time_out=False, next=cursor
         ),
         context={"query": text},
@@ -776,7 +650,7 @@ def list_tasks() -> Response:
     "/tasks",
     "PUT",
     summary="Cancel the tasks in progress a query selects",
-    response=TaskList,
+    response=models.TaskList,
     query=(QUERY,),
 )
 def cancel_tasks() -> Response:
@@ -794,8 +668,8 @@ def cancel_tasks() -> Response:
                 continue
         if cursor is None:
             break
-    body = TaskList(
-        hits=Hits(
+    body = models.TaskList(
+        hits=models.Hits(
             total=len(cancelled),
             size=len(cancelled),
             offset=0,
