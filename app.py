@@ -2,12 +2,18 @@
 
 from typing import Any
 
-from chalice import Chalice, Rate
+from chalicelib import sdk
 
-from chalicelib import console, execution, logs, maintenance, metrics, services
-from chalicelib.api import alteryx, dapr, docs, native, udata, vitam
-from chalicelib.api.auth import authenticate
-from chalicelib.api.errors import normalise_chalice_errors
+# First, before anything imports botocore: a function started with an older AWS SDK than the
+# code needs (the layer missing, the runtime's own copy) fails here, naming both versions.
+sdk.require()
+
+from chalice import Chalice, Rate  # noqa: E402
+
+from chalicelib import console, execution, logs, maintenance, metrics, services  # noqa: E402
+from chalicelib.api import alteryx, dapr, docs, native, udata, vitam  # noqa: E402
+from chalicelib.api.auth import authenticate  # noqa: E402
+from chalicelib.api.errors import normalise_chalice_errors  # noqa: E402
 
 app = Chalice(app_name="beatless")
 # Every function: the ids of what it handles on each log line. Deployed, logs are JSON lines and

@@ -18,6 +18,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
@@ -248,6 +249,7 @@ class BeatlessStack(Stack):
             self, "App", source_dir=str(ROOT), stage_config=self._stage_config(environment)
         )
         self.chalice.get_resource("Worker").add_property_override("FunctionName", worker_name)
+        self.sdk_layer = self._sdk_layer()
         for queue, function in QUEUE_FUNCTIONS.items():
             handler = self.chalice.get_resource(function)
             handler.add_override(
@@ -272,6 +274,22 @@ class BeatlessStack(Stack):
                 alarm.add_ok_action(action)
         self._dashboard()
         self._outputs()
+
+    def _sdk_layer(self) -> lambda_.LayerVersion:
+        """The pinned boto3 and botocore, taken out of the package (infra/package.py), as a layer
+        of every function: Lambda puts it before the runtime's own, older copy on sys.path, and
+        chalicelib/sdk.py refuses to start with an older one (docs/deploy.md)."""
+        layer = lambda_.LayerVersion(
+            self,
+            "SdkLayer",
+            code=lambda_.Code.from_asset(str(self.chalice.sdk_layer_zip)),
+            description="beatless: the AWS SDK of requirements.txt (boto3, botocore)",
+        )
+        for function in (API_FUNCTION, *WORKER_FUNCTIONS):
+            self.chalice.get_resource(function).add_property_override(
+                "Layers", [layer.layer_version_arn]
+            )
+        return layer
 
     @staticmethod
     def _colon() -> Any:

@@ -379,3 +379,31 @@ def test_alarm_thresholds_come_from_context_or_their_documented_defaults():
     documented = (ROOT / "docs" / "operations.md").read_text()
     for key, default in ALARM_DEFAULTS.items():
         assert f"`{key}` | {default:g}" in documented, key
+
+
+def test_every_function_gets_the_sdk_from_the_layer_and_the_package_stays_small(
+    synthesized, template
+):
+    """boto3/botocore leave the function package for a layer built from it (issue 19): the
+    package is at most 5 MB zipped and holds no SDK; every function lists the layer, which holds
+    the SDK of requirements.txt where Lambda looks (python/)."""
+    from chalicelib import sdk
+
+    functions = of_type(template, "AWS::Serverless::Function")
+    (layer_id, layer), *others = of_type(template, "AWS::Lambda::LayerVersion").items()
+    assert not others
+    for name, function in functions.items():
+        assert function["Properties"]["Layers"] == [{"Ref": layer_id}], name
+    package = synthesized / f"asset.{functions['APIHandler']['Properties']['CodeUri']['Key']}"
+    assert package.stat().st_size <= 5_000_000
+    with zipfile.ZipFile(package) as archive:
+        tops = {name.split("/", 1)[0] for name in archive.namelist()}
+    assert not tops & {"boto3", "botocore", "s3transfer", "urllib3", "dateutil", "jmespath"}
+    assert {"pynamodb", "pydantic", "chalicelib", "app.py"} <= tops
+    key = layer["Properties"]["Content"]["S3Key"]
+    assets = [p for p in synthesized.iterdir() if p.name.startswith("asset.") and key in p.name]
+    with zipfile.ZipFile(assets[0]) as archive:
+        names = set(archive.namelist())
+        boto3 = archive.read("python/boto3/__init__.py").decode()
+    assert "python/botocore/__init__.py" in names
+    assert f"__version__ = '{sdk.NEEDS['boto3']}'" in boto3
