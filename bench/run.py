@@ -30,12 +30,17 @@ SECTIONS = [
         ["200"],
     ),
     (
-        "4. Cold start (fresh interpreters, median, ratio to import boto3)",
+        "4. Cold start (fresh interpreters, median CPU time, ratio to import boto3)",
         "coldstart.py",
         ["3"],
         ["20"],
     ),
-    ("5. Deployment package (chalice package)", "package.py", [], []),
+    (
+        "5. Deployment package (as deployed: the functions' zip and the SDK layer)",
+        "package.py",
+        [],
+        [],
+    ),
     ("6. Local runtime timing (make run's stack)", "local_timing.py", ["--quick"], []),
     ("7. Throughput through the local runtime", "throughput.py", ["--quick"], []),
     (
