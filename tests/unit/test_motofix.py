@@ -98,3 +98,87 @@ def test_the_patched_transaction_copies_no_table(dynamodb, monkeypatch):
     monkeypatch.setattr(copy, "deepcopy", spy)
     dynamodb.transact_write_items(TransactItems=_writes("attribute_exists(pk)"))
     assert (Table in copied) is not dynamodb.patched
+
+
+# The per-request costs taken out of moto (issue 17): each check below runs against moto as it
+# is and as patched, and must give the same outcome.
+
+#: A fire's shape (storage/bookkeeping.py): shifted slots, counters, a long condition.
+FIRE_UPDATE = (
+    "SET f2 = if_not_exists(f1, :zero), f1 = if_not_exists(f0, :zero), f0 = :ms, "
+    "#c = if_not_exists(#c, :zero) + :one REMOVE gone"
+)
+FIRE_CONDITION = (
+    "attribute_exists(pk) AND (attribute_not_exists(f0) OR (f0 <> :ms AND f0 <> :neg)) "
+    "AND (attribute_not_exists(f1) OR f1 <> :ms) AND (attribute_not_exists(#c) OR #c < :rep)"
+)
+
+
+def _fire(client: Any, ms: int, rep: int = 10) -> dict[str, Any]:
+    return client.update_item(
+        TableName="simple",
+        Key=A,
+        UpdateExpression=FIRE_UPDATE,
+        ConditionExpression=FIRE_CONDITION,
+        ExpressionAttributeNames={"#c": "count"},
+        ExpressionAttributeValues={
+            ":zero": {"N": "0"},
+            ":one": {"N": "1"},
+            ":ms": {"N": str(ms)},
+            ":neg": {"N": str(-ms)},
+            ":rep": {"N": str(rep)},
+        },
+        ReturnValues="ALL_NEW",
+    )["Attributes"]
+
+
+def test_the_same_expressions_with_new_values_update_as_moto_does(dynamodb):
+    first = _fire(dynamodb, 1000)
+    second = _fire(dynamodb, 2000)
+    assert (first["f0"], first["f1"], first["count"]) == ({"N": "1000"}, {"N": "0"}, {"N": "1"})
+    assert (second["f0"], second["f1"], second["f2"]) == ({"N": "2000"}, {"N": "1000"}, {"N": "0"})
+    assert second["count"] == {"N": "2"}
+
+
+def test_a_condition_that_fails_with_a_parsed_expression_still_fails(dynamodb):
+    _fire(dynamodb, 1000)
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        _fire(dynamodb, 1000)  # the same fire again: f0 = :ms
+    with pytest.raises(dynamodb.exceptions.ConditionalCheckFailedException):
+        _fire(dynamodb, 3000, rep=1)  # repeats used up
+    assert _v(dynamodb, "simple", A) == "1"
+
+
+@pytest.mark.parametrize(
+    ("update", "says"),
+    [
+        ("SET v = :v SET w = :v", 'The "SET" section can only be used once'),
+        ("SET v = :v, v = :v", "Two document paths overlap"),
+        ("SET v = :v REMOVE v", "Two document paths overlap"),
+        ("SET v = = :v", "Invalid UpdateExpression: Syntax error"),
+    ],
+)
+def test_an_invalid_update_is_refused_as_moto_refuses_it_every_time(dynamodb, update, says):
+    for _ in range(2):  # the second time from what the patch keeps
+        with pytest.raises(dynamodb.exceptions.ClientError) as raised:
+            dynamodb.update_item(
+                TableName="simple",
+                Key=A,
+                UpdateExpression=update,
+                ExpressionAttributeValues={":v": {"N": "5"}},
+            )
+        assert says in raised.value.response["Error"]["Message"]
+    assert _v(dynamodb, "simple", A) == "1"
+
+
+def test_received_messages_keep_moto_retention_rule(dynamodb):
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="q", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    for i in range(25):
+        sqs.send_message(QueueUrl=url, MessageBody=str(i))
+    got = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        got += [m["Body"] for m in batch]
+    assert sorted(got, key=int) == [str(i) for i in range(25)]
