@@ -230,6 +230,10 @@ def main() -> int:
     moto = gated_moto_server(host, moto_port, gate, activity)
     moto.start()
     log.info("emulated AWS (moto) on http://%s:%d", host, moto_port)
+    from chalicelib.local import inprocess
+
+    # This process's own calls reach moto in-process, through the same gate (inprocess.py).
+    inprocess.install(moto.app, f"http://{host}:{moto_port}")
     if restored is not None:
         log.info(
             "state restored from %s (saved %s, %d KB; `make reset` starts empty)",
