@@ -10,10 +10,8 @@ sdk.require()
 
 from chalice import Chalice, Rate  # noqa: E402
 
-from chalicelib import console, execution, logs, maintenance, metrics, services  # noqa: E402
-from chalicelib.api import alteryx, dapr, docs, native, udata, vitam  # noqa: E402
-from chalicelib.api.auth import authenticate  # noqa: E402
-from chalicelib.api.errors import normalise_chalice_errors  # noqa: E402
+from chalicelib import execution, logs, maintenance, metrics, services  # noqa: E402
+from chalicelib.settings import serves_http  # noqa: E402
 
 app = Chalice(app_name="beatless")
 # Every function: the ids of what it handles on each log line. Deployed, logs are JSON lines and
@@ -21,17 +19,31 @@ app = Chalice(app_name="beatless")
 app.register_middleware(logs.middleware)
 if logs.configure(app.log):
     execution.OBSERVERS.extend((logs.observe, metrics.observe))
-app.register_middleware(normalise_chalice_errors, "http")
-app.register_middleware(authenticate, "http")
-app.register_blueprint(native.bp, url_prefix=native.PREFIX)
-app.register_blueprint(udata.bp, url_prefix=udata.PREFIX)
-app.register_blueprint(alteryx.bp, url_prefix=alteryx.PREFIX)
-for blueprint, prefix in vitam.BLUEPRINTS:  # /vitam/v1 and /worker/v1
-    app.register_blueprint(blueprint, url_prefix=prefix)
-for blueprint, prefix in dapr.BLUEPRINTS:
-    app.register_blueprint(blueprint, url_prefix=prefix)
-app.register_blueprint(docs.bp)
-app.register_blueprint(console.bp)  # /console/, /docs and / (issue 18)
+
+
+def _serve_http(app: Chalice) -> None:
+    """The API: its middleware and every face's routes. Imported here, so that a function that
+    serves no HTTP request (``serves_http()``) does not import them at its cold start."""
+    from chalicelib import console
+    from chalicelib.api import alteryx, dapr, docs, native, udata, vitam
+    from chalicelib.api.auth import authenticate
+    from chalicelib.api.errors import normalise_chalice_errors
+
+    app.register_middleware(normalise_chalice_errors, "http")
+    app.register_middleware(authenticate, "http")
+    app.register_blueprint(native.bp, url_prefix=native.PREFIX)
+    app.register_blueprint(udata.bp, url_prefix=udata.PREFIX)
+    app.register_blueprint(alteryx.bp, url_prefix=alteryx.PREFIX)
+    for blueprint, prefix in vitam.BLUEPRINTS:  # /vitam/v1 and /worker/v1
+        app.register_blueprint(blueprint, url_prefix=prefix)
+    for blueprint, prefix in dapr.BLUEPRINTS:
+        app.register_blueprint(blueprint, url_prefix=prefix)
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(console.bp)  # /console/, /docs and / (issue 18)
+
+
+if serves_http():
+    _serve_http(app)
 
 
 @app.lambda_function(name="worker")

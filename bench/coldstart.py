@@ -33,6 +33,11 @@ IMPORTS = {
     CLIENT: CLIENTS,
     "the API (import app)": "import app",
     "the worker (chalicelib.worker)": "import chalicelib.worker",
+    # What a worker, queue, reaper or reconciler function imports on Lambda: app.py, as every
+    # Chalice function does, without the API (the stack sets BEATLESS_FUNCTION=worker there).
+    "a worker function (import app, BEATLESS_FUNCTION=worker)": (
+        "import os; os.environ['BEATLESS_FUNCTION'] = 'worker'; import app"
+    ),
 }
 FIRST = """
 import sys, time

@@ -162,6 +162,18 @@ def _words(text: str) -> frozenset[str]:
     return frozenset(word.strip().lower() for word in text.split(",") if word.strip())
 
 
+#: Set by the stack to ``worker`` on every function but the API's (infra/stack.py).
+FUNCTION_ENV = "BEATLESS_FUNCTION"
+
+
+def serves_http() -> bool:
+    """Whether this process serves the API's routes: not on a function the stack marked
+    ``BEATLESS_FUNCTION=worker`` (the scheduled worker, the queues', reaper, reconciler), whose
+    cold start then skips the faces (issue 19); everywhere else (the API, make run, tests,
+    ``chalice package``, which must see every route) it does. Read at import, not cached."""
+    return os.environ.get(FUNCTION_ENV, "") != "worker"
+
+
 def reset_settings() -> None:
     """Forget the cached settings (tests and the local runtime change the environment)."""
     get_settings.cache_clear()

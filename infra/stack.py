@@ -27,6 +27,7 @@ from constructs import Construct
 
 from chalicelib import metrics
 from chalicelib.settings import (
+    FUNCTION_ENV,
     MAX_JOBS_ENV,
     MAX_JOBS_PER_TENANT,
     MAX_RUNS_ENV,
@@ -250,6 +251,10 @@ class BeatlessStack(Stack):
         )
         self.chalice.get_resource("Worker").add_property_override("FunctionName", worker_name)
         self.sdk_layer = self._sdk_layer()
+        for function in WORKER_FUNCTIONS:  # no HTTP: their cold start skips the faces (app.py)
+            self.chalice.get_resource(function).add_property_override(
+                f"Environment.Variables.{FUNCTION_ENV}", "worker"
+            )
         for queue, function in QUEUE_FUNCTIONS.items():
             handler = self.chalice.get_resource(function)
             handler.add_override(

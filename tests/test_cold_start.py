@@ -61,3 +61,24 @@ def test_importing_the_app_or_the_worker_imports_no_pydantic_nor_openapi():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout
+
+
+def test_a_worker_function_imports_no_face_and_registers_no_route():
+    """On the functions the stack marks BEATLESS_FUNCTION=worker, app.py wires the handlers but
+    not the API: no face, routing or console module is imported (issue 19)."""
+    probe = (
+        "import sys, app\n"
+        "print(len(app.app.routes), sorted(m for m in sys.modules"
+        " if m.startswith(('chalicelib.api', 'chalicelib.console'))))\n"
+        "print(sorted(app.app.handler_map))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
+    env["BEATLESS_FUNCTION"] = "worker"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    routes, handlers = done.stdout.splitlines()[:2]
+    assert routes == "0 []"
+    for name in ("worker", "queue_high", "queue_default", "queue_low", "reaper", "reconciler"):
+        assert repr(name) in handlers

@@ -407,3 +407,12 @@ def test_every_function_gets_the_sdk_from_the_layer_and_the_package_stays_small(
         boto3 = archive.read("python/boto3/__init__.py").decode()
     assert "python/botocore/__init__.py" in names
     assert f"__version__ = '{sdk.NEEDS['boto3']}'" in boto3
+
+
+def test_only_the_api_function_serves_http(template):
+    """The stack marks every other function BEATLESS_FUNCTION=worker: app.py then registers no
+    route there and their cold start skips the faces (issue 19)."""
+    functions = of_type(template, "AWS::Serverless::Function")
+    for name, function in functions.items():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert variables.get("BEATLESS_FUNCTION") == (None if name == "APIHandler" else "worker")
