@@ -288,6 +288,8 @@ class JobService:
         if old is None:
             return self.create(tenant, {**values, "name": name}, actor.identity if actor else None)
         if old.finished_at is None and not overwrite:
+            if deriving() and old.job_id == new_id():  # an idempotent retry: its own job
+                return self._own(old, self._clock()) or old
             raise Conflict(
                 f"job {name!r} already exists; send overwrite: true to replace it",
                 {"field": "name", "existing_id": old.job_id},

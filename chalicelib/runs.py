@@ -269,6 +269,8 @@ class RunService:
             created_by=created_by,
             labels=labels,
         )
+        if deriving() and job.last_run_id == run.run_id:
+            return run  # an idempotent retry of a trigger its first attempt already counted
         try:
             record_job_run(job, run.run_id, self._clock())
         except PynamoDBException:  # the run is queued: a missed counter is no reason to say 503
