@@ -182,3 +182,32 @@ def test_received_messages_keep_moto_retention_rule(dynamodb):
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
         got += [m["Body"] for m in batch]
     assert sorted(got, key=int) == [str(i) for i in range(25)]
+
+
+def test_every_kind_of_attribute_value_is_answered_as_moto_answers_it(dynamodb):
+    item = {
+        "pk": {"S": "all"},
+        "s": {"S": ""},
+        "n": {"N": "-1.5"},
+        "t": {"BOOL": True},
+        "f": {"BOOL": False},
+        "z": {"NULL": True},
+        "b": {"B": b"\x00\xff"},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2"]},
+        "m": {"M": {"in": {"S": "x"}, "l": {"L": [{"N": "1"}, {"S": "y"}, {"NULL": True}]}}},
+    }
+    dynamodb.put_item(TableName="simple", Item=item)
+    got = dynamodb.get_item(TableName="simple", Key={"pk": {"S": "all"}})["Item"]
+    assert {k: v for k, v in got.items() if k not in ("ss", "ns")} == {
+        k: v for k, v in item.items() if k not in ("ss", "ns")
+    }
+    assert sorted(got["ss"]["SS"]) == ["a", "b"] and sorted(got["ns"]["NS"]) == ["1", "2"]
+    old = dynamodb.update_item(
+        TableName="simple",
+        Key={"pk": {"S": "all"}},
+        UpdateExpression="SET s = :s",
+        ExpressionAttributeValues={":s": {"S": "new"}},
+        ReturnValues="ALL_OLD",
+    )["Attributes"]
+    assert old["s"] == {"S": ""} and old["b"] == {"B": b"\x00\xff"} and old["m"] == item["m"]
