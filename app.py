@@ -8,17 +8,21 @@ from chalicelib import sdk
 # code needs (the layer missing, the runtime's own copy) fails here, naming both versions.
 sdk.require()
 
+import pynamodb.settings  # noqa: E402, F401
 from chalice import Chalice, Rate  # noqa: E402
 
-from chalicelib import execution, logs, maintenance, metrics, services  # noqa: E402
+from chalicelib import logs, metrics, observers, services  # noqa: E402
 from chalicelib.settings import serves_http  # noqa: E402
 
+# pynamodb.settings logs two INFO lines when first imported: imported here, before the JSON
+# logs are configured (as when app.py imported the storage models), so that they stay out of
+# them; it is a few lines, while PynamoDB's models (botocore) load on the first use.
 app = Chalice(app_name="beatless")
 # Every function: the ids of what it handles on each log line. Deployed, logs are JSON lines and
 # runs emit EMF metrics; make run keeps its human console (chalicelib/logs.py, metrics.py).
 app.register_middleware(logs.middleware)
 if logs.configure(app.log):
-    execution.OBSERVERS.extend((logs.observe, metrics.observe))
+    observers.OBSERVERS.extend((logs.observe, metrics.observe))
 
 
 def _serve_http(app: Chalice) -> None:
@@ -70,10 +74,14 @@ def queue_low(event: Any) -> dict[str, Any]:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="reaper")
 def reaper(event: Any) -> dict[str, Any]:
     """End runs whose lease expired (their Lambda was killed by its timeout)."""
+    from chalicelib import maintenance  # imported by the function that runs it (cold start)
+
     return maintenance.reap()
 
 
 @app.schedule(Rate(10, unit=Rate.MINUTES), name="reconciler")
 def reconciler(event: Any) -> dict[str, Any]:
     """Repair drift between job items and EventBridge schedules, both ways."""
+    from chalicelib import maintenance
+
     return maintenance.reconcile()

@@ -20,7 +20,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
-from chalicelib import logs, targets
+from chalicelib import logs, observers, targets
 from chalicelib.errors import condition_failed
 from chalicelib.queues import QueueGateway, delay_until
 from chalicelib.schedules.durations import format_instant
@@ -63,13 +63,8 @@ OUTCOME_FIELDS = ("result", "exc", "error", "traceback", "reason", "retry_at")
 #: being claimed and ended TIMED_OUT at once.
 MIN_START_SECONDS = 30.0
 START_MARGIN_SECONDS = 5.0
-#: Called as ``observer(event, run, **details)``: ``"log"`` for each ``ctx.log`` line (level,
-#: text, step), ``"end"`` for each attempt's recorded outcome (status, attempt, started_at,
-#: ended_at, why, retry_at), ``"dead_letter"`` once an exhausted run's ids went to the
-#: failed-runs queue. ``make run`` installs its console (chalicelib/local/console.py);
-#: deployed, app.py installs the JSON outcome line and the EMF metrics (chalicelib/logs.py,
-#: chalicelib/metrics.py). Observers add no AWS calls here and cannot fail a run.
-OBSERVERS: list[Callable[..., None]] = []
+#: The observers of every run (chalicelib/observers.py says what they are called with).
+OBSERVERS = observers.OBSERVERS
 
 
 def utcnow() -> datetime:

@@ -1,73 +1,108 @@
-"""The composition root: builds the services from settings on first use, once per process."""
+"""The composition root: builds the services from settings on first use, once per process.
+
+Each factory imports its service's module when it first builds it, not when this module loads:
+``app.py`` imports this module on every function, and a cold start should pay only for the
+services its first request or event uses (issue 19)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from chalicelib import aws, storage
-from chalicelib.auth import KeyService
-from chalicelib.execution import Executor, utcnow
-from chalicelib.firing import Firing
-from chalicelib.jobs import JobService
-from chalicelib.queues import QueueGateway
-from chalicelib.runs import RunService
-from chalicelib.scheduler import SchedulerGateway
+from chalicelib import aws
 from chalicelib.settings import get_settings, reset_settings
-from chalicelib.tasks import registry
-from chalicelib.tenants import TenantService
-from chalicelib.worker import Worker
+
+if TYPE_CHECKING:
+    from chalicelib.auth import KeyService
+    from chalicelib.execution import Executor
+    from chalicelib.firing import Firing
+    from chalicelib.jobs import JobService
+    from chalicelib.queues import QueueGateway
+    from chalicelib.runs import RunService
+    from chalicelib.scheduler import SchedulerGateway
+    from chalicelib.tenants import TenantService
+    from chalicelib.worker import Worker
+
+
+def _bind() -> None:
+    """Point the storage models at the settings' tables (imports PynamoDB's models)."""
+    from chalicelib import storage
+
+    storage.bind(get_settings())
 
 
 @lru_cache(maxsize=1)
 def queues() -> QueueGateway:
+    from chalicelib.queues import QueueGateway
+
     settings = get_settings()
     return QueueGateway(settings, lambda: aws.client_for("sqs", settings))
 
 
 @lru_cache(maxsize=1)
 def scheduler() -> SchedulerGateway:
+    from chalicelib.scheduler import SchedulerGateway
+
     settings = get_settings()
     return SchedulerGateway(settings, lambda: aws.client_for("scheduler", settings))
 
 
 @lru_cache(maxsize=1)
 def job_service() -> JobService:
-    settings = get_settings()
-    storage.bind(settings)
-    return JobService(settings, scheduler(), registry, queues())
+    from chalicelib.jobs import JobService
+    from chalicelib.tasks import registry
+
+    _bind()
+    return JobService(get_settings(), scheduler(), registry, queues())
 
 
 @lru_cache(maxsize=1)
 def run_service() -> RunService:
-    storage.bind(get_settings())
+    from chalicelib.runs import RunService
+    from chalicelib.tasks import registry
+
+    _bind()
     return RunService(registry, queues())
 
 
 @lru_cache(maxsize=1)
 def keys() -> KeyService:
-    storage.bind(get_settings())
+    from chalicelib.auth import KeyService
+
+    _bind()
     return KeyService()
 
 
 @lru_cache(maxsize=1)
 def tenants() -> TenantService:
-    storage.bind(get_settings())
+    from chalicelib.tenants import TenantService
+
+    _bind()
     return TenantService()
 
 
 @lru_cache(maxsize=1)
 def executor() -> Executor:
-    storage.bind(get_settings())
+    from chalicelib.execution import Executor
+    from chalicelib.tasks import registry
+
+    _bind()
     return Executor(registry, queues())
 
 
 @lru_cache(maxsize=1)
 def firing() -> Firing:
+    from chalicelib.execution import utcnow
+    from chalicelib.firing import Firing
+
     return Firing(job_service(), queues(), utcnow)
 
 
 @lru_cache(maxsize=1)
 def worker() -> Worker:
+    from chalicelib.execution import utcnow
+    from chalicelib.worker import Worker
+
     return Worker(firing(), executor(), run_service(), queues(), utcnow)
 
 

@@ -82,3 +82,53 @@ def test_a_worker_function_imports_no_face_and_registers_no_route():
     assert routes == "0 []"
     for name in ("worker", "queue_high", "queue_default", "queue_low", "reaper", "reconciler"):
         assert repr(name) in handlers
+
+
+def test_a_worker_function_cold_start_imports_no_service_nor_the_sdk():
+    """A worker function's cold start (``import app``) loads chalice, settings and logging only:
+    the services, PynamoDB, botocore and the maintenance jobs load at the first event that
+    uses them (``chalicelib.services`` builds each on first use), so they are paid once, by
+    that event, and only by the functions whose events need them (issue 19)."""
+    probe = (
+        "import sys, app\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pynamodb', 'botocore',"
+        " 'boto3', 'urllib3') and m not in ('pynamodb', 'pynamodb.settings')"
+        " or m.startswith('chalicelib.') and m not in ALLOWED))\n"
+    )
+    allowed = (
+        "chalicelib.sdk chalicelib.logs chalicelib.metrics chalicelib.observers"
+        " chalicelib.services chalicelib.settings chalicelib.aws"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
+    env["BEATLESS_FUNCTION"] = "worker"
+    done = subprocess.run(
+        [sys.executable, "-c", f"ALLOWED = {allowed.split()!r}\n" + probe],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_the_composition_root_imports_a_service_when_it_builds_it():
+    """``chalicelib.services`` imports no service module until a factory is called, and a
+    factory imports only what its service needs: the key service loads no job, run, worker or
+    executor module (the API's authentication is every request's first use)."""
+    probe = (
+        "import sys\n"
+        "import chalicelib.services as services\n"
+        "core = ('chalicelib.jobs', 'chalicelib.runs', 'chalicelib.execution',"
+        " 'chalicelib.firing', 'chalicelib.worker', 'chalicelib.tenants', 'chalicelib.auth',"
+        " 'chalicelib.maintenance', 'chalicelib.tasks', 'chalicelib.targets')\n"
+        "print(sorted(m for m in core if m in sys.modules))\n"
+        "services.keys()\n"
+        "print(sorted(m for m in core if m in sys.modules))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == ["[]", "['chalicelib.auth']"], done.stdout
