@@ -6,14 +6,19 @@ Times are the child's CPU time (user + system), not wall time: importing is CPU-
 machine shared with other work the wall time measures the neighbours. What the API defers
 (pydantic and the faces' models, the OpenAPI generator, boto3's clients) is paid by its first
 request, so the last row compares import + first request with ``import boto3`` + building the
-client that request needs: laziness that only moves the cost shows there."""
+client that request needs: laziness that only moves the cost shows there. The worker
+function's import defers the fire path to its first event, so its last rows time import + one
+scheduled fire against a moto server, next to ``import boto3`` + a client + one call."""
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import statistics
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,13 +69,76 @@ with mock_aws():
 """
 
 
-def _time(code: str) -> float:
+def _time(code: str, env: dict[str, str] = ENV) -> float:
     """CPU seconds (user + system) of a fresh interpreter running ``code``."""
-    child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=ENV)
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
     _, status, usage = os.wait4(child.pid, 0)
     if status:
         raise RuntimeError(f"{code!r} failed ({status})")
     return usage.ru_utime + usage.ru_stime
+
+
+FIRE_SETUP = """
+from chalicelib import resources, services
+from chalicelib.settings import get_settings
+resources.provision(get_settings())
+job = {"name": "nightly", "task": "echo", "schedule": "0 2 * * *"}
+print(services.job_service().create("default", job, created_by="bench").job_id)
+"""
+FIRE = """
+import app
+event = {{"job_id": "{job}", "tenant": "default", "scheduled_time": "{when}"}}
+assert app.worker(event, None)["status"] == "SUCCEEDED"
+"""
+FIRE_FLOOR = """
+import boto3
+client = boto3.session.Session(region_name="us-east-1").client("dynamodb")
+client.get_item(TableName="beatless-jobs", Key={{"tenant": {{"S": "default"}},
+                "job_id": {{"S": "{job}"}}}}, ConsistentRead=True)
+"""
+
+
+def fire_rows(repeats: int) -> list[str]:
+    """A worker function's cold start with its first event, which is what a Lambda pays: a
+    fresh interpreter with ``BEATLESS_FUNCTION=worker`` imports app and handles one scheduled
+    fire of an echo job (the fire's writes, the run executed), talking over HTTP to a moto
+    server as a Lambda talks to AWS; against ``import boto3`` + a DynamoDB client + one
+    GetItem to the same server. What the import defers shows here."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # its line per request
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        env = ENV | {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+        env["BEATLESS_AWS_ENDPOINT_URL"] = env["AWS_ENDPOINT_URL"]
+        job = subprocess.run(
+            [sys.executable, "-c", FIRE_SETUP],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()[-1]
+        env["BEATLESS_FUNCTION"] = "worker"
+        fires: list[float] = []
+        floors: list[float] = []
+        start = datetime(2026, 1, 1, tzinfo=UTC)
+        for n in range(repeats):  # a new scheduled time each: a fire delivered again is a no-op
+            when = (start + timedelta(days=n)).strftime("%Y-%m-%dT02:00:00Z")
+            fires.append(_time(FIRE.format(job=job, when=when), env))
+            floors.append(_time(FIRE_FLOOR.format(job=job), env))
+    finally:
+        server.stop()
+    fire, floor = statistics.median(fires), statistics.median(floors)
+    return [
+        f"| a worker function: import + one scheduled fire (echo job, moto server over HTTP) "
+        f"| {fire * 1000:.0f} ms | {fire / floor:.2f} against the next row |",
+        f"| boto3 + DynamoDB client + one GetItem (same server) | {floor * 1000:.0f} ms | |",
+    ]
 
 
 def run(repeats: int = 20) -> list[str]:
@@ -103,7 +171,7 @@ def run(repeats: int = 20) -> list[str]:
         f"| the API: import + first request + first create, against {CLIENT.split(' (')[0]} "
         f"| {api * 1000:.0f} ms | {api / client:.2f} |"
     )
-    return rows
+    return rows + fire_rows(repeats)
 
 
 if __name__ == "__main__":
