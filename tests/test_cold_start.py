@@ -6,6 +6,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def _run(code: str, **extra: str) -> str:
+    """``code`` in a fresh interpreter at the project root; its stdout (it must exit 0)."""
+    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1", **extra}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 PROBE = """
 import botocore.session
 def refuse(*args, **kwargs):
@@ -55,12 +66,8 @@ def test_importing_the_app_or_the_worker_imports_no_pydantic_nor_openapi():
         "    assert client.http.get('/openapi/native.json').status_code == 200\n"
         "print('pydantic' in sys.modules)\n"
     )
-    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout
+    out = _run(probe)
+    assert out.split("\n")[:2] == ["[]", "True"], out
 
 
 def test_a_worker_function_imports_no_face_and_registers_no_route():
@@ -72,13 +79,7 @@ def test_a_worker_function_imports_no_face_and_registers_no_route():
         " if m.startswith(('chalicelib.api', 'chalicelib.console'))))\n"
         "print(sorted(app.app.handler_map))\n"
     )
-    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
-    env["BEATLESS_FUNCTION"] = "worker"
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    routes, handlers = done.stdout.splitlines()[:2]
+    routes, handlers = _run(probe, BEATLESS_FUNCTION="worker").splitlines()[:2]
     assert routes == "0 []"
     for name in ("worker", "queue_high", "queue_default", "queue_low", "reaper", "reconciler"):
         assert repr(name) in handlers
@@ -99,17 +100,8 @@ def test_a_worker_function_cold_start_imports_no_service_nor_the_sdk():
         "chalicelib.sdk chalicelib.logs chalicelib.metrics chalicelib.observers"
         " chalicelib.services chalicelib.settings chalicelib.aws"
     )
-    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
-    env["BEATLESS_FUNCTION"] = "worker"
-    done = subprocess.run(
-        [sys.executable, "-c", f"ALLOWED = {allowed.split()!r}\n" + probe],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.strip() == "[]"
+    out = _run(f"ALLOWED = {allowed.split()!r}\n" + probe, BEATLESS_FUNCTION="worker")
+    assert out.strip() == "[]"
 
 
 def test_the_composition_root_imports_a_service_when_it_builds_it():
@@ -126,9 +118,5 @@ def test_the_composition_root_imports_a_service_when_it_builds_it():
         "services.keys()\n"
         "print(sorted(m for m in core if m in sys.modules))\n"
     )
-    env = {"PATH": "/usr/bin:/bin", "AWS_DEFAULT_REGION": "us-east-1"}
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, env=env
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines() == ["[]", "['chalicelib.auth']"], done.stdout
+    out = _run(probe)
+    assert out.splitlines() == ["[]", "['chalicelib.auth']"], out
