@@ -120,3 +120,33 @@ def test_the_composition_root_imports_a_service_when_it_builds_it():
     )
     out = _run(probe)
     assert out.splitlines() == ["[]", "['chalicelib.auth']"], out
+
+
+def test_importing_the_api_loads_no_core_module_a_request_builds():
+    """The faces import the core modules (jobs, runs, execution, targets, parameters, the task
+    registry, the schedule parser and planner) where a request uses them, and
+    ``chalicelib.schedules`` loads each part on first use: the API's cold start pays for none
+    of them, its first request to a service does (issue 19). Then they load as before."""
+    core = [
+        "chalicelib.jobs",
+        "chalicelib.runs",
+        "chalicelib.execution",
+        "chalicelib.targets",
+        "chalicelib.parameters",
+        "chalicelib.tasks",
+        "chalicelib.tasks.registry",
+        "chalicelib.scheduler",
+        "chalicelib.schedules.spec",
+        "chalicelib.schedules.cron",
+        "chalicelib.schedules.describe",
+        "chalicelib.schedules.eventbridge",
+    ]
+    probe = (
+        f"import sys, app\nCORE = {core!r}\n"
+        "print(sorted(m for m in CORE if m in sys.modules))\n"
+        "from chalicelib import schedules\n"
+        "print(schedules.describe.__module__, schedules.ScheduleSpec.__module__)\n"
+    )
+    loaded, homes = _run(probe).splitlines()[:2]
+    assert loaded == "[]"
+    assert homes == "chalicelib.schedules.describe chalicelib.schedules.spec"

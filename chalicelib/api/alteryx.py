@@ -38,10 +38,13 @@ from chalicelib.errors import (
     InvalidRequest,
     Unauthorized,
 )
-from chalicelib.execution import CANCELLED, FAILED, QUEUED, RUNNING, SKIPPED, SUCCEEDED, TIMED_OUT
 from chalicelib.records import Job, Run
 from chalicelib.schedules.durations import format_instant
-from chalicelib.tasks import QUEUES
+from chalicelib.vocabulary import RunStatus
+
+# The core modules (jobs, runs, execution, targets, the task registry) are imported where a
+# request uses them, once its service is built (chalicelib.services imports them then): importing
+# the face does not load them (the API's cold start, issue 19).
 
 #: The face's pydantic models, loaded by the first request that uses one (cold start).
 models = Models("chalicelib.api.alteryx_models")
@@ -52,13 +55,13 @@ FACE = "alteryx"
 #: run status → (Alteryx status, disposition); ``Cancelled`` is the swagger's own status
 #: (``WorkflowJobView.status``), which the generated client's monitor waits for.
 STATUS = {
-    QUEUED: ("Queued", "None"),
-    RUNNING: ("Running", "None"),
-    SUCCEEDED: ("Completed", "Success"),
-    FAILED: ("Completed", "Error"),
-    TIMED_OUT: ("Completed", "Error"),
-    CANCELLED: ("Cancelled", "Cancelled"),
-    SKIPPED: ("Cancelled", "Cancelled"),
+    RunStatus.QUEUED: ("Queued", "None"),
+    RunStatus.RUNNING: ("Running", "None"),
+    RunStatus.SUCCEEDED: ("Completed", "Success"),
+    RunStatus.FAILED: ("Completed", "Error"),
+    RunStatus.TIMED_OUT: ("Completed", "Error"),
+    RunStatus.CANCELLED: ("Cancelled", "Cancelled"),
+    RunStatus.SKIPPED: ("Cancelled", "Cancelled"),
 }
 #: What Alteryx (ASP.NET) answers a caller its role does not allow: 401, per the swagger.
 DENIED = "Authorization has been denied for this request."
@@ -102,7 +105,8 @@ def _messages(run: Run, page: Any) -> list[dict[str, Any]]:
             ).model_dump()
         )
     messages += [_attempt_message(a) for a in attempts]
-    if run.status in (FAILED, TIMED_OUT):  # the outcome's error, as Alteryx's engine reports it
+    # The outcome's error, as Alteryx's engine reports it.
+    if run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
         error = ": ".join(str(part) for part in (run.exc, run.error or run.reason) if part)
         messages.append(
             models.Message(
@@ -114,7 +118,7 @@ def _messages(run: Run, page: Any) -> list[dict[str, Any]]:
 
 def _attempt_message(attempt: Any) -> dict[str, Any]:
     text = f"Attempt {int(attempt.number)}: {attempt.outcome}"
-    failed = attempt.outcome in (FAILED, TIMED_OUT)
+    failed = attempt.outcome in (RunStatus.FAILED, RunStatus.TIMED_OUT)
     return models.Message(
         status=LEVEL["ERROR"] if failed else LEVEL["INFO"],
         text=f"{text}: {attempt.error}" if attempt.error else text,
@@ -226,7 +230,7 @@ def cancel_job(job_id: str) -> dict[str, str]:
         raise BadRequest("This job is not in 'Queued' or 'Running' state.") from None
     # A queued job is deleted (it never runs: 404 afterwards); a running one is cancelled at
     # its next check.
-    deleted = run.status == CANCELLED
+    deleted = run.status == RunStatus.CANCELLED
     return {"message": "Deleted Successfully." if deleted else "Cancelled Successfully."}
 
 
@@ -283,12 +287,22 @@ def _sorted_page(runs: list[Any], key_of: Any = lambda r: r) -> list[Any]:
 
 
 _STATUS_FILTER = {
-    "Complete": (SUCCEEDED, FAILED, TIMED_OUT, CANCELLED, SKIPPED),
-    "Error": (FAILED, TIMED_OUT),
-    "Running": (RUNNING,),
-    "Queued": (QUEUED,),
+    "Complete": (
+        RunStatus.SUCCEEDED,
+        RunStatus.FAILED,
+        RunStatus.TIMED_OUT,
+        RunStatus.CANCELLED,
+        RunStatus.SKIPPED,
+    ),
+    "Error": (RunStatus.FAILED, RunStatus.TIMED_OUT),
+    "Running": (RunStatus.RUNNING,),
+    "Queued": (RunStatus.QUEUED,),
 }
-_RESULT_FILTER = {"Success": (SUCCEEDED,), "Warning": (), "Error": (FAILED, TIMED_OUT)}
+_RESULT_FILTER = {
+    "Success": (RunStatus.SUCCEEDED,),
+    "Warning": (),
+    "Error": (RunStatus.FAILED, RunStatus.TIMED_OUT),
+}
 
 
 @_route(
@@ -326,7 +340,7 @@ def workflow_jobs(workflow_id: str) -> list[dict[str, Any]]:
     ]
 
 
-_QUEUE_STATUS = {"Queued": (QUEUED,), "Initializing": (), "Running": (RUNNING,)}
+_QUEUE_STATUS = {"Queued": (RunStatus.QUEUED,), "Initializing": (), "Running": (RunStatus.RUNNING,)}
 _QUEUE_STATUS["Complete"] = _STATUS_FILTER["Complete"]
 
 
@@ -602,6 +616,8 @@ def _form(text: str) -> dict[str, Any]:
     idempotent=True,
 )
 def run_workflow(workflow_id: str) -> dict[str, Any]:
+    from chalicelib.tasks import QUEUES
+
     me = principal(bp)
     body = _parse_run_in()
     tag = body.workerTag or ""

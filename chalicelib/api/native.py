@@ -8,7 +8,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import schedules, services
+from chalicelib import services
 from chalicelib.api.lazy import Models
 from chalicelib.api.routing import (
     QueryParam,
@@ -23,13 +23,15 @@ from chalicelib.api.routing import (
 )
 from chalicelib.auth import Principal
 from chalicelib.errors import InvalidRequest
-from chalicelib.jobs import MAX_PAGE, spec_of
 from chalicelib.records import ApiKey, Job, Run
-from chalicelib.runs import STATUSES, steps_of
 from chalicelib.schedules.durations import format_instant, parse_instant
 from chalicelib.schedules.errors import ScheduleError
 from chalicelib.settings import get_settings
-from chalicelib.tasks import registry
+from chalicelib.vocabulary import RunStatus
+
+# The core modules (jobs, runs, schedules, the task registry) are imported where a request uses
+# them, once its service is built (chalicelib.services imports them then): importing the face
+# does not load them (the API's cold start, issue 19).
 
 models = Models("chalicelib.api.models")  # loaded by the first request that uses one
 
@@ -38,6 +40,8 @@ PREFIX = "/v1"
 FACE = "native"
 INSTANCE_ID = uuid.uuid4().hex
 STARTED = datetime.now(UTC)
+#: The largest page the job and run lists answer (``limit``).
+MAX_PAGE = 100
 
 
 def me() -> Principal:
@@ -51,6 +55,9 @@ def _route(path: str, method: str, **kwargs: Any) -> Any:
 
 def job_out(job: Job) -> dict[str, Any]:
     """A job as the native API shows it."""
+    from chalicelib import schedules
+    from chalicelib.jobs import spec_of
+
     spec = spec_of(job)
     inputs = job.schedule_input or {}
     now = datetime.now(UTC)
@@ -123,6 +130,8 @@ def status() -> dict[str, Any]:
     operation_id="listRegisteredTasks",
 )
 def registered_tasks() -> dict[str, Any]:
+    from chalicelib.tasks import registry
+
     items = [
         models.TaskOut(name=t.name, queue=t.queue, doc=t.doc, schedulable=t.schedulable)
         for t in registry.all()
@@ -295,7 +304,7 @@ def run_out(run: Run) -> dict[str, Any]:
 RUN_FILTERS = (
     QueryParam("limit", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 50}),
     QueryParam("cursor", {"type": "string"}, "the cursor of the previous page"),
-    QueryParam("status", {"type": "string", "enum": list(STATUSES)}),
+    QueryParam("status", {"type": "string", "enum": list(RunStatus)}),
     QueryParam("task", {"type": "string"}),
     QueryParam("since", {"type": "string", "format": "date-time"}, "queued at or after (RFC 3339)"),
     QueryParam("until", {"type": "string", "format": "date-time"}, "queued before (RFC 3339)"),
@@ -354,6 +363,9 @@ def job_runs(job_id: str) -> dict[str, Any]:
     idempotent=True,
 )
 def submit_task() -> Response:
+    from chalicelib.runs import steps_of
+    from chalicelib.tasks import registry
+
     body = parse_body(bp, models.TaskIn)
     steps = steps_of(
         registry,

@@ -17,24 +17,18 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import services, targets
+from chalicelib import services
 from chalicelib.api import masks
 from chalicelib.api.errors import http_status
 from chalicelib.api.lazy import Models
 from chalicelib.api.routing import QueryParam, parse_body, principal, route
 from chalicelib.errors import BeatlessError, InvalidRequest, NotFound, Unauthorized
-from chalicelib.execution import (
-    CANCELLED,
-    FAILED,
-    QUEUED,
-    RUNNING,
-    SKIPPED,
-    SUCCEEDED,
-    TIMED_OUT,
-)
-from chalicelib.jobs import spec_of
 from chalicelib.records import Job, Run
-from chalicelib.tasks import registry
+from chalicelib.vocabulary import RunStatus
+
+# The core modules (jobs, runs, execution, targets, the task registry) are imported where a
+# request uses them, once its service is built (chalicelib.services imports them then): importing
+# the face does not load them (the API's cold start, issue 19).
 
 #: The face's pydantic models, loaded by the first request that uses one (cold start).
 models = Models("chalicelib.api.udata_models")
@@ -45,13 +39,13 @@ FACE = "udata"
 NESTED = frozenset({"crontab", "interval"})
 CRONTAB_FIELDS = ("minute", "hour", "day_of_week", "day_of_month", "month_of_year")
 CELERY_STATE = {
-    QUEUED: "PENDING",
-    RUNNING: "STARTED",
-    SUCCEEDED: "SUCCESS",
-    FAILED: "FAILURE",
-    TIMED_OUT: "FAILURE",
-    CANCELLED: "REVOKED",
-    SKIPPED: "REVOKED",
+    RunStatus.QUEUED: "PENDING",
+    RunStatus.RUNNING: "STARTED",
+    RunStatus.SUCCEEDED: "SUCCESS",
+    RunStatus.FAILED: "FAILURE",
+    RunStatus.TIMED_OUT: "FAILURE",
+    RunStatus.CANCELLED: "REVOKED",
+    RunStatus.SKIPPED: "REVOKED",
 }
 
 
@@ -119,6 +113,9 @@ _route = functools.partial(
 
 
 def job_out(job: Job) -> dict[str, Any]:
+    from chalicelib import targets
+    from chalicelib.jobs import spec_of
+
     inputs = job.schedule_input or {}
     crontab = inputs.get("crontab")
     interval = inputs.get("interval")
@@ -226,6 +223,8 @@ def create_job() -> Response:
     operation_id="listSchedulables",
 )
 def schedulables() -> list[str]:
+    from chalicelib.tasks import registry
+
     return [t.name for t in registry.all() if t.schedulable]
 
 
@@ -286,7 +285,7 @@ def task_status(run_id: str) -> dict[str, Any]:
 
 def task_out(run: Run) -> dict[str, Any]:
     status = CELERY_STATE[run.status]
-    if run.status == QUEUED and int(run.attempt or 1) > 1:
+    if run.status == RunStatus.QUEUED and int(run.attempt or 1) > 1:
         status = "RETRY"
     result: str | None = None
     failed = status in ("FAILURE", "RETRY")
@@ -295,7 +294,7 @@ def task_out(run: Run) -> dict[str, Any]:
         result = str(run.result)
     elif failed and run.exc:
         result = f"{run.exc}({run.error!r})"  # safe_repr(exception): the bare class name
-    elif run.status == TIMED_OUT:  # no exception of its own: say why, as Celery would
+    elif run.status == RunStatus.TIMED_OUT:  # no exception of its own: say why, as Celery would
         exc, result = TIME_LIMIT, f"TimeLimitExceeded({run.reason!r})"
     elif status == "REVOKED":
         result = run.reason

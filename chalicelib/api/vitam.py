@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from chalice import Blueprint, Response
 
-from chalicelib import services, targets
+from chalicelib import services
 from chalicelib.api.errors import http_status
 from chalicelib.api.lazy import Models
 from chalicelib.api.routing import (
@@ -44,23 +44,16 @@ from chalicelib.api.routing import (
 )
 from chalicelib.auth import Principal
 from chalicelib.errors import BeatlessError, Conflict, InvalidRequest, Unauthorized
-from chalicelib.execution import (
-    CANCELLED,
-    FAILED,
-    QUEUED,
-    RETENTION,
-    RUNNING,
-    SKIPPED,
-    SUCCEEDED,
-    TIMED_OUT,
-)
 from chalicelib.records import Run
-from chalicelib.runs import steps_of
 from chalicelib.schedules.durations import format_instant, parse_instant
 from chalicelib.schedules.errors import ScheduleError
 from chalicelib.settings import get_settings
 from chalicelib.synchronous import submit_and_wait
-from chalicelib.tasks import registry
+from chalicelib.vocabulary import RunStatus
+
+# The core modules (jobs, runs, execution, targets, the task registry) are imported where a
+# request uses them, once its service is built (chalicelib.services imports them then): importing
+# the face does not load them (the API's cold start, issue 19).
 
 #: The face's pydantic models, loaded by the first request that uses one (cold start).
 models = Models("chalicelib.api.vitam_models")
@@ -77,19 +70,19 @@ FACE = "vitam"
 API_VERSION = "V1.0"
 log = logging.getLogger(__name__)
 STATE = {
-    QUEUED: ("pending", "queued"),
-    RUNNING: ("running", "running"),
-    SUCCEEDED: ("done", "commit"),
-    FAILED: ("done", "ko"),
-    TIMED_OUT: ("done", "timeout"),
-    CANCELLED: ("done", "cancelled"),
-    SKIPPED: ("done", "skipped"),
+    RunStatus.QUEUED: ("pending", "queued"),
+    RunStatus.RUNNING: ("running", "running"),
+    RunStatus.SUCCEEDED: ("done", "commit"),
+    RunStatus.FAILED: ("done", "ko"),
+    RunStatus.TIMED_OUT: ("done", "timeout"),
+    RunStatus.CANCELLED: ("done", "cancelled"),
+    RunStatus.SKIPPED: ("done", "skipped"),
 }
 ACTION_STATUS = {
-    SUCCEEDED: "OK",
-    FAILED: "KO",
-    RUNNING: "Running",
-    CANCELLED: "Cancelled",
+    RunStatus.SUCCEEDED: "OK",
+    RunStatus.FAILED: "KO",
+    RunStatus.RUNNING: "Running",
+    RunStatus.CANCELLED: "Cancelled",
     None: "Pending",
 }
 _STATES = {
@@ -277,6 +270,9 @@ def _caller() -> Principal:
 
 
 def task_out(run: Run) -> dict[str, Any]:
+    from chalicelib import targets
+    from chalicelib.execution import RETENTION
+
     state, task_status = STATE[run.status]
     data = run.data if isinstance(run.data, dict) else {}
     declared = data.get("results") or []
@@ -294,7 +290,7 @@ def task_out(run: Run) -> dict[str, Any]:
             }
         )
     error = None
-    if run.status in (FAILED, TIMED_OUT):
+    if run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
         error = models.TaskError(
             httpCode=500,
             http_code=500,
@@ -385,13 +381,13 @@ def worker_status() -> Response:
 STATUS_CODES = ("UNKNOWN", "STARTED", "ALREADY_EXECUTED", "OK", "WARNING", "KO", "FATAL")
 #: A step's (or run's) beatless status as a Vitam ``StatusCode``.
 STATUS_CODE = {
-    SUCCEEDED: "OK",
-    FAILED: "KO",
-    CANCELLED: "KO",
-    TIMED_OUT: "FATAL",
-    RUNNING: "STARTED",
-    SKIPPED: "UNKNOWN",
-    QUEUED: "UNKNOWN",
+    RunStatus.SUCCEEDED: "OK",
+    RunStatus.FAILED: "KO",
+    RunStatus.CANCELLED: "KO",
+    RunStatus.TIMED_OUT: "FATAL",
+    RunStatus.RUNNING: "STARTED",
+    RunStatus.SKIPPED: "UNKNOWN",
+    RunStatus.QUEUED: "UNKNOWN",
 }
 
 
@@ -419,7 +415,7 @@ def item_status(run: Run) -> dict[str, Any]:
     data = run.data if isinstance(run.data, dict) else {}
     items: dict[str, dict[str, Any]] = {}
     for step in run.steps or []:
-        if step.get("status") in (None, QUEUED):
+        if step.get("status") in (None, RunStatus.QUEUED):
             continue  # never started: Vitam leaves actions after a blocking KO out too
         key = str(step.get("task"))
         code = STATUS_CODE.get(step.get("status"), "UNKNOWN")
@@ -505,6 +501,9 @@ def _json_object() -> dict[str, Any]:
 
 def _steps(actions: list[tuple[str, dict[str, Any]]], label: str) -> list[dict[str, Any]]:
     """The actions as beatless steps; an unknown task is a 400 naming the action's field."""
+    from chalicelib.runs import steps_of
+    from chalicelib.tasks import registry
+
     try:
         return steps_of(
             registry,
@@ -542,7 +541,7 @@ def _submit_description_step(me: Principal, raw: dict[str, Any]) -> Response:
         data=data,
         created_by=me.identity,
     )
-    if run.status in (QUEUED, RUNNING):
+    if run.status in (RunStatus.QUEUED, RunStatus.RUNNING):
         response = _answer([retry_later(run)], RETRY_LATER)
         response.headers["Location"] = f"{_prefix()}/tasks/{run.run_id}"
         return response
@@ -612,7 +611,7 @@ def _matches(run: Run, name: str | None, since: datetime | None) -> bool:
 def _in_progress(tenant: str, text: str, limit: int, cursor: str | None) -> tuple[list[str], Any]:
     name, since = parse_query(text)
     page = services.run_service().list(
-        tenant, limit=limit, cursor=cursor, statuses=(QUEUED, RUNNING)
+        tenant, limit=limit, cursor=cursor, statuses=(RunStatus.QUEUED, RunStatus.RUNNING)
     )
     return [r.run_id for r in page.items if _matches(r, name, since)], page.cursor
 
