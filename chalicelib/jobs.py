@@ -18,6 +18,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.operand import Path
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import handoff, quotas, schedules, storage, targets
@@ -37,7 +39,7 @@ from chalicelib.scheduler import SchedulerGateway, ScheduleTarget, schedule_name
 from chalicelib.schedules.durations import millis
 from chalicelib.settings import Settings
 from chalicelib.storage import JobModel, JobNameModel, cursors
-from chalicelib.storage.bookkeeping import update_job
+from chalicelib.storage.bookkeeping import LAST, read_job_item, update_job
 from chalicelib.tasks import TaskRegistry
 from chalicelib.vocabulary import Overlap, Queue
 
@@ -70,10 +72,21 @@ EDITABLE_FIELDS = (
     *SCHEDULE_FIELDS,
 )
 MAX_PAGE = 100
+#: What the worker writes on a job item without bumping its ``version`` (a fire counted or
+#: remembered, a trigger's run, the job finished): an edit's whole-item write requires them as
+#: it read them, so that it cannot overwrite a fire counted between its read and its write.
+WORKER_MARKS = ("fire_count", "total_run_count", "finished_at", LAST)
+#: Reads of the job by one edit when fires keep landing between its read and its write.
+EDIT_ROUNDS = 4
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class _Moved(Conflict):
+    """An edit's write found the worker's marks moved since its read (a fire or a trigger
+    counted), its version unchanged: the edit is applied again on the job as it is now."""
 
 
 @dataclass(frozen=True)
@@ -233,12 +246,13 @@ class JobService:
         actor: Principal | None = None,
     ) -> JobModel:
         """PUT: the body is the whole job; omitted optional fields take their defaults."""
-        old = self._expect_version(self.get_for_change(tenant, job_id, actor), version)
-        new = self._copy(old)
-        now = self._clock()
-        self._fill(new, values, now, previous=old)
-        self._commit(old, new, now)
-        return new
+
+        def build(old: JobModel, now: datetime) -> JobModel:
+            new = self._copy(self._expect_version(old, version))
+            self._fill(new, values, now, previous=old)
+            return new
+
+        return self._edit(tenant, job_id, actor, build)
 
     def patch(
         self,
@@ -250,7 +264,16 @@ class JobService:
     ) -> JobModel:
         """PATCH: merge ``changes`` into the job. Sending any schedule form replaces the
         schedule form (crontab, schedule, interval, due_time are mutually exclusive)."""
-        old = self._expect_version(self.get_for_change(tenant, job_id, actor), version)
+
+        def build(old: JobModel, now: datetime) -> JobModel:
+            new = self._copy(self._expect_version(old, version))
+            self._fill(new, self._patched(old, changes), now, previous=old)
+            return new
+
+        return self._edit(tenant, job_id, actor, build)
+
+    def _patched(self, old: JobModel, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """The PUT body a PATCH of ``old`` with ``changes`` amounts to."""
         values = self.values_of(old)
         # A job runs a task or calls a target: sending one replaces the other.
         if changes.get("target") is not None and "task" not in changes:
@@ -265,11 +288,7 @@ class JobService:
             if "due_time" not in changes:
                 values.pop("due_time", None)
         values.update(changes)
-        new = self._copy(old)
-        now = self._clock()
-        self._fill(new, values, now, previous=old)
-        self._commit(old, new, now)
-        return new
+        return values
 
     def put_named(
         self,
@@ -326,16 +345,63 @@ class JobService:
     def set_enabled(
         self, tenant: str, job_id: str, enabled: bool, actor: Principal | None = None
     ) -> JobModel:
-        old = self.get_for_change(tenant, job_id, actor)
-        if old.enabled == enabled:
-            return old
-        new = self._copy(old)
-        now = self._clock()
-        new.enabled = enabled
-        new.updated_at = now
-        new.next_run_at = self._next_run(new, spec_of(new), now)
-        self._commit(old, new, now)
-        return new
+        def build(old: JobModel, now: datetime) -> JobModel | None:
+            if old.enabled == enabled:
+                return None
+            new = self._copy(old)
+            new.enabled = enabled
+            new.updated_at = now
+            new.next_run_at = self._next_run(new, spec_of(new), now)
+            return new
+
+        return self._edit(tenant, job_id, actor, build)
+
+    def _edit(
+        self,
+        tenant: str,
+        job_id: str,
+        actor: Principal | None,
+        build: Callable[[JobModel, datetime], JobModel | None],
+    ) -> JobModel:
+        """Read the job, ``build`` its new item from it (None: nothing to change) and commit
+        it, conditional on its version and on the worker's marks as read. A fire or trigger
+        counted in between (the version unchanged) is not overwritten: the edit is built again
+        on the job as it now is, a few times at most, then answered 409 as any conflict."""
+        moved: _Moved | None = None
+        for _ in range(EDIT_ROUNDS):
+            old, unmoved = self._read_for_change(tenant, job_id, actor)
+            now = self._clock()
+            new = build(old, now)
+            if new is None:
+                return old
+            try:
+                self._commit(old, new, now, unmoved)
+            except _Moved as error:
+                moved = error
+                continue
+            return new
+        assert moved is not None
+        raise Conflict(moved.message, moved.details)
+
+    def _read_for_change(
+        self, tenant: str, job_id: str, actor: Principal | None
+    ) -> tuple[JobModel, Condition]:
+        """The job, if ``actor`` may change it (one consistent read of its raw item), and the
+        condition that the worker's marks on it are still as read (WORKER_MARKS)."""
+        if not is_id(job_id):
+            get_job(tenant, job_id)  # raises NotFound without asking DynamoDB
+        item = read_job_item(tenant, job_id)
+        if item is None:
+            raise NotFound(f"job {job_id!r} does not exist", {"id": job_id})
+        job = _changeable_by(JobModel.from_raw_data(item), actor)
+        conditions = [
+            Path(name) == item[name] if name in item else Path(name).does_not_exist()
+            for name in WORKER_MARKS
+        ]
+        unmoved = conditions[0]
+        for condition in conditions[1:]:
+            unmoved &= condition
+        return job, unmoved
 
     def delete(self, tenant: str, job_id: str, actor: Principal | None = None) -> None:
         old = self.get_for_change(tenant, job_id, actor)
@@ -440,16 +506,22 @@ class JobService:
             )
         return job
 
-    def _write(self, old: JobModel | None, new: JobModel | None, capped: bool = True) -> None:
-        """One transaction: the job item (version-checked), the tenant's job count on a create
-        or delete (a create within the jobs cap unless not ``capped``: an undo), and the job's
-        name guard(s)."""
+    def _write(
+        self,
+        old: JobModel | None,
+        new: JobModel | None,
+        capped: bool = True,
+        unmoved: Condition | None = None,
+    ) -> None:
+        """One transaction: the job item (version-checked, and ``unmoved``: the worker's marks
+        as an edit read them), the tenant's job count on a create or delete (a create within
+        the jobs cap unless not ``capped``: an undo), and the job's name guard(s)."""
         tenant = (new or old).tenant  # type: ignore[union-attr]
         renamed = old is None or new is None or old.name != new.name
         try:
             with TransactWrite(connection=storage.connection()) as tx:
                 if new is not None:
-                    condition = JobModel.job_id.does_not_exist() if old is None else None
+                    condition = JobModel.job_id.does_not_exist() if old is None else unmoved
                     tx.save(new, condition=condition)
                 else:
                     tx.delete(old)  # type: ignore[arg-type]
@@ -468,10 +540,14 @@ class JobService:
                         condition=JobNameModel.name.does_not_exist(),
                     )
         except TransactWriteError as error:
-            self._raise_write_conflict(error, old, new)
+            self._raise_write_conflict(error, old, new, unmoved is not None)
 
     def _raise_write_conflict(
-        self, error: TransactWriteError, old: JobModel | None, new: JobModel | None
+        self,
+        error: TransactWriteError,
+        old: JobModel | None,
+        new: JobModel | None,
+        marked: bool = False,
     ) -> None:
         reasons = [getattr(r, "code", None) for r in (error.cancellation_reasons or [])]
         # A create or delete also moved the tenant's job count: its reason is the last of
@@ -480,6 +556,11 @@ class JobService:
         over_cap = counted and reasons.pop() == "ConditionalCheckFailed" and new is not None
         if reasons and reasons[0] == "ConditionalCheckFailed":
             job = old or new
+            if marked and old is not None and _version_is(old):
+                raise _Moved(
+                    f"job {old.job_id!r} kept being fired during the change; retry",
+                    {"id": old.job_id},
+                ) from None
             raise Conflict(
                 f"job {job.job_id!r} was changed by another request; reload it and retry",  # type: ignore[union-attr]
                 {"id": job.job_id},  # type: ignore[union-attr]
@@ -501,15 +582,22 @@ class JobService:
         except DoesNotExist:
             return None
 
-    def _commit(self, old: JobModel | None, new: JobModel | None, now: datetime) -> None:
-        """Write the item, then sync the schedules (undo the write if the sync fails), then
-        make sure a concurrent writer's schedules did not land after ours."""
+    def _commit(
+        self,
+        old: JobModel | None,
+        new: JobModel | None,
+        now: datetime,
+        unmoved: Condition | None = None,
+    ) -> None:
+        """Write the item (an edit's conditional on ``unmoved`` too), then sync the schedules
+        (undo the write if the sync fails), then make sure a concurrent writer's schedules did
+        not land after ours."""
         if new is not None:
             new.schedule_names = [
                 schedule_name(new.job_id, p.suffix) for p in schedules.plan(spec_of(new), now)
             ]
         try:
-            self._write(old, new)
+            self._write(old, new, unmoved=unmoved)
         except (ClientError, BotoCoreError, PynamoDBException) as error:
             if not self._landed(old, new):
                 if isinstance(error, TransactWriteError):
@@ -662,6 +750,15 @@ def _resolved(
         "due_time" not in fields or fields["due_time"] == spec.get("due_at")
     )
     return fields, carried
+
+
+def _version_is(job: JobModel) -> bool:
+    """Whether the stored job is still at ``job``'s version (one consistent read)."""
+    try:
+        stored = JobModel.get(job.tenant, job.job_id, consistent_read=True)
+    except (DoesNotExist, ClientError, BotoCoreError, PynamoDBException):
+        return False
+    return stored.version == job.version
 
 
 def _schedule_state(job: JobModel) -> tuple[Any, ...]:

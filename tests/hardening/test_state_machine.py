@@ -491,6 +491,29 @@ class ServiceMachine(RuleBasedStateMachine):
         self.jobs_service.patch(TENANT, job_id, {"description": text})
         self._settle()
 
+    @rule(job_id=jobs, seconds=st.sampled_from([1, 20, 60, 120]))
+    def patch_racing_fires(self, job_id: str, seconds: int) -> None:
+        """A harmless patch whose write waits while ``seconds`` of fires are delivered: a
+        fire counted between an edit's read and its write must stay counted."""
+        _tick()
+        if self.model[job_id].deleted_at is not None:
+            return
+        write = self.jobs_service._write
+        raced: list[bool] = []
+
+        def racing(old: Any, new: Any, *args: Any, **kwargs: Any) -> None:
+            if not raced and old is not None and new is not None:
+                raced.append(True)
+                self._deliver_until(Clock.now + timedelta(seconds=seconds))
+            write(old, new, *args, **kwargs)
+
+        self.jobs_service._write = racing  # type: ignore[method-assign]
+        try:
+            self.jobs_service.patch(TENANT, job_id, {"description": "raced"})
+        finally:
+            del self.jobs_service._write
+        self._settle()
+
     @rule(target=runs, job_id=jobs)
     def trigger(self, job_id: str) -> str:
         _tick()
