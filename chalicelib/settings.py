@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 ACCOUNT_PLACEHOLDER = "123456789012"
 #: The user's task package when BEATLESS_TASK_MODULES is unset: ``tasks/`` beside ``app.py``,
@@ -22,8 +22,11 @@ MAX_JOBS_PER_TENANT = 1000
 MAX_RUNS_IN_FLIGHT_PER_TENANT = 100
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
+    """Immutable. A NamedTuple, not a frozen dataclass: every function imports this module, and
+    building a dataclass of 30 fields (its generated methods compiled at import) cost as much
+    as the rest of the module's imports together (issue 19, cold start)."""
+
     region: str
     endpoint_url: str | None
     jobs_table: str

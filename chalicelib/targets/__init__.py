@@ -1,8 +1,8 @@
 """Targets: work that needs no code (an HTTP endpoint, an AWS service), called by the worker.
 
-Importing this package registers every type: each module below registers its own."""
+Each built-in type's module registers it, and is imported on the type's first use
+(``base.BUILTIN``); a worker that only runs tasks loads neither."""
 
-from chalicelib.targets import aws, http
 from chalicelib.targets.base import (
     PLACEHOLDERS,
     TargetContext,
@@ -21,10 +21,8 @@ __all__ = [
     "TargetContext",
     "TargetFailed",
     "TargetType",
-    "aws",
     "check",
     "get",
-    "http",
     "label",
     "names",
     "register",

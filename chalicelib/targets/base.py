@@ -7,6 +7,7 @@ are the same as a task's). A type is registered once, by name, as a ``TargetType
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,6 +55,16 @@ class TargetType:
 
 
 _TYPES: dict[str, TargetType] = {}
+#: The built-in types and the module that registers each: a module is imported on its types'
+#: first use, so a worker whose runs call tasks never loads the HTTP or AWS targets' code
+#: (issue 19, cold start).
+BUILTIN: dict[str, str] = {
+    "http": "chalicelib.targets.http",
+    "lambda": "chalicelib.targets.aws",
+    "sqs": "chalicelib.targets.aws",
+    "eventbridge": "chalicelib.targets.aws",
+    "stepfunctions": "chalicelib.targets.aws",
+}
 
 
 def register(target_type: TargetType) -> TargetType:
@@ -64,11 +75,13 @@ def register(target_type: TargetType) -> TargetType:
 
 
 def get(name: str) -> TargetType | None:
+    if name not in _TYPES and name in BUILTIN:
+        importlib.import_module(BUILTIN[name])
     return _TYPES.get(name)
 
 
 def names() -> tuple[str, ...]:
-    return tuple(sorted(_TYPES))
+    return tuple(sorted(_TYPES.keys() | BUILTIN.keys()))
 
 
 def check(
