@@ -21,10 +21,11 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.models import Model
 
 from chalicelib import logs, observers, targets
+from chalicelib.clock import NoTimeLeft, check_time, utcnow
 from chalicelib.errors import condition_failed
 from chalicelib.queues import QueueGateway, delay_until
 from chalicelib.schedules.durations import format_instant
-from chalicelib.storage import MessageModel, RunModel
+from chalicelib.storage import JobModel, MessageModel, RunModel
 from chalicelib.storage.models import AttemptEntry
 from chalicelib.tasks import TaskRegistry
 from chalicelib.vocabulary import FINAL_STATUSES, RunStatus
@@ -57,18 +58,8 @@ STEP_INPUTS = ("task", "target", "args", "kwargs")
 #: The top-level fields that describe how a run (or its last attempt) ended: an outcome write
 #: sets those it has and removes the rest, so nothing of an earlier attempt stays on top.
 OUTCOME_FIELDS = ("result", "exc", "error", "traceback", "reason", "retry_at")
-#: What a run needs of the Lambda's remaining time to be claimed (or a fire to be admitted):
-#: its whole timeout if that is short, else at least MIN_START_SECONDS, plus START_MARGIN for
-#: the writes around it. With less, the message is left for another invocation instead of
-#: being claimed and ended TIMED_OUT at once.
-MIN_START_SECONDS = 30.0
-START_MARGIN_SECONDS = 5.0
 #: The observers of every run (chalicelib/observers.py says what they are called with).
 OBSERVERS = observers.OBSERVERS
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def notify(event: str, run: RunModel, **details: Any) -> None:
@@ -80,26 +71,18 @@ def notify(event: str, run: RunModel, **details: Any) -> None:
             log.exception("observer %r failed on %s", observer, event)
 
 
-class NoTimeLeft(Exception):
-    """The Lambda has too little time left to start a run: nothing was run, nothing counted."""
+def job_steps(job: JobModel) -> list[dict[str, Any]]:
+    """The steps a run of ``job`` executes: its target, or its task with its arguments."""
+    if job.target is not None:
+        return [{"target": job.target}]
+    return [{"task": job.task, "args": job.args or [], "kwargs": job.kwargs or {}}]
 
 
-def needed_seconds(timeout_seconds: float | None) -> float:
-    """The Lambda time a run with this timeout needs to be started (see MIN_START_SECONDS)."""
-    return min(float(timeout_seconds or 300), MIN_START_SECONDS) + START_MARGIN_SECONDS
-
-
-def check_time(
-    timeout_seconds: float | None, remaining_ms: Callable[[], int] | None
-) -> float | None:
-    """The Lambda's seconds left, if it has the time a run with this timeout needs, else raise
-    NoTimeLeft; None without a Lambda context (tests, the fault harness): no limit."""
-    if remaining_ms is None:
-        return None
-    left, needed = remaining_ms() / 1000, needed_seconds(timeout_seconds)
-    if left < needed:
-        raise NoTimeLeft(f"too little time left: {left:.1f} s, where a run needs {needed:.0f} s")
-    return left
+def running_run(tenant: str, job_id: str) -> str | None:
+    """The id of a RUNNING run of the job among its 20 most recent runs (one bounded Query on
+    the by-job index: with ``overlap: skip`` a run older than that cannot still be running)."""
+    recent = RunModel.by_job.query(f"{tenant}#{job_id}", scan_index_forward=False, limit=20)
+    return next((run.run_id for run in recent if run.status == RUNNING), None)
 
 
 def backoff(policy: dict[str, Any] | None, attempt: int) -> float:

@@ -25,17 +25,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.execution import RETENTION, RUNNING, SKIPPED, lease_shard, lease_until, put_new
+from chalicelib.execution import (
+    RETENTION,
+    RUNNING,
+    SKIPPED,
+    job_steps,
+    lease_shard,
+    lease_until,
+    put_new,
+    running_run,
+)
 from chalicelib.handoff import WINDOW, plan_fires, send_fire
 from chalicelib.ids import fire_run_id
-from chalicelib.jobs import JobService, job_steps, spec_of
 from chalicelib.queues import QueueGateway
-from chalicelib.runs import running_run
 from chalicelib.schedules import ScheduleSpec
 from chalicelib.schedules.eventbridge import recurring_delivery
 from chalicelib.storage import JobModel, RunModel
@@ -47,6 +54,9 @@ from chalicelib.storage.bookkeeping import (
     remembered,
 )
 from chalicelib.vocabulary import Delivery, Overlap, Trigger
+
+if TYPE_CHECKING:
+    from chalicelib.jobs import JobService
 
 log = logging.getLogger(__name__)
 #: Rounds of "read the job, decide again" when it changes under a fire's feet.
@@ -62,12 +72,6 @@ def _exists(tenant: str, run_id: str) -> bool:
     return True
 
 
-def parse_time(text: str) -> datetime:
-    """A scheduled time as EventBridge writes it (``2030-01-01T09:00:00Z``)."""
-    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
 
@@ -77,10 +81,12 @@ class Firing:
 
     def __init__(
         self,
-        jobs: JobService,
+        jobs: Callable[[], JobService],
         queues: QueueGateway,
         clock: Callable[[], datetime],
     ) -> None:
+        """``jobs`` gives the job service, built on first use: only a fire that finishes its
+        job needs it (issue 19, cold start)."""
         self._jobs = jobs
         self._queues = queues
         self._clock = clock
@@ -102,7 +108,7 @@ class Firing:
         if job is not None and self._plans(job, schedule_name):
             if job.enabled and not job.finished_at:
                 now = self._clock()
-                job_spec = spec_of(job)
+                job_spec = ScheduleSpec.from_dict(job.spec)
                 if (schedule_name or "").endswith("-due") and job_spec.due_at is not None:
                     send_fire(self._queues, job, job_spec.due_at, now)
                 else:
@@ -197,9 +203,9 @@ class Firing:
         created = put_new(run)
         if finished:  # the update finished it; its schedules (if any) go now
             if job.schedule_names:
-                self._jobs.finish(job)
+                self._jobs().finish(job)
         elif not spec.fires(when, 1, fired=int(job.fire_count or 0) + 1):
-            self._jobs.finish(job)  # repeats used up
+            self._jobs().finish(job)  # repeats used up
         return run if created else self._put_elsewhere(run)
 
     def _put_counted(
@@ -268,11 +274,11 @@ class Firing:
                 return self._skipped(tenant, job_id, run_id, when, OVERLAP_REMEMBERED, job)
             reason = self._refusal(job, when, exact)
             if reason == "repeats used up":
-                self._jobs.finish(job)
+                self._jobs().finish(job)
             overlapping = reason is not None and reason.endswith("(overlap: skip)")
             if reason is not None and not overlapping:
                 return self._skipped(tenant, job_id, run_id, when, reason, job)
-            spec = spec_of(job)
+            spec = ScheduleSpec.from_dict(job.spec)
             move = last_move(item, when_ms)
             try:
                 # An overlap skip is remembered first, so a concurrent delivery cannot run it.
@@ -313,7 +319,7 @@ class Firing:
             return "job is finished"
         if not job.enabled:
             return "job is paused"
-        spec = spec_of(job)
+        spec = ScheduleSpec.from_dict(job.spec)
         if spec.repeats is not None and int(job.fire_count or 0) >= spec.repeats:
             return "repeats used up"
         reason = _window_refusal(spec, when, exact)

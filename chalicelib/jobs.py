@@ -105,13 +105,6 @@ def get_job(tenant: str, job_id: str) -> JobModel:
         raise NotFound(f"job {job_id!r} does not exist", {"id": job_id}) from None
 
 
-def job_steps(job: JobModel) -> list[dict[str, Any]]:
-    """The steps a run of ``job`` executes: its target, or its task with its arguments."""
-    if job.target is not None:
-        return [{"target": job.target}]
-    return [{"task": job.task, "args": job.args or [], "kwargs": job.kwargs or {}}]
-
-
 def parse_schedule(
     fields: Mapping[str, Any], now: datetime, keep_past_due: bool = False
 ) -> schedules.ScheduleSpec:

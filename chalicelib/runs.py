@@ -31,11 +31,13 @@ from chalicelib.execution import (
     STEP_INPUTS,
     TIMED_OUT,
     dispatch_lease,
+    job_steps,
     put_new,
+    running_run,
     utcnow,
 )
 from chalicelib.ids import deriving, is_id, new_id
-from chalicelib.jobs import get_job, job_steps
+from chalicelib.jobs import get_job
 from chalicelib.parameters import answers_to_kwargs
 from chalicelib.queues import MAX_DELAY, QueueGateway, delay_until
 from chalicelib.storage import JobModel, MessageModel, RunModel, cursors
@@ -525,13 +527,6 @@ def _forget(run: RunModel) -> None:
             log.warning("could not take back run %s", run.run_id, exc_info=True)
 
 
-def running_run(tenant: str, job_id: str) -> str | None:
-    """The id of a RUNNING run of the job among its 20 most recent runs (one bounded Query on
-    the by-job index: with ``overlap: skip`` a run older than that cannot still be running)."""
-    recent = RunModel.by_job.query(f"{tenant}#{job_id}", scan_index_forward=False, limit=20)
-    return next((run.run_id for run in recent if run.status == RUNNING), None)
-
-
 def record_job_run(job: JobModel, run_id: str, when: datetime) -> None:
     """Count a run on its job, atomically and without touching the job's version."""
     update_job(
@@ -553,4 +548,4 @@ def _dynamo_key(start: Mapping[str, str], tenant: str) -> dict[str, dict[str, st
     return key
 
 
-__all__ = ["MAX_DELAY", "Page", "RunService", "record_job_run", "running_run", "steps_of"]
+__all__ = ["MAX_DELAY", "Page", "RunService", "record_job_run", "steps_of"]

@@ -92,18 +92,22 @@ def executor() -> Executor:
 
 @lru_cache(maxsize=1)
 def firing() -> Firing:
-    from chalicelib.execution import utcnow
+    from chalicelib.clock import utcnow
     from chalicelib.firing import Firing
 
-    return Firing(job_service(), queues(), utcnow)
+    _bind()
+    return Firing(job_service, queues(), utcnow)
 
 
 @lru_cache(maxsize=1)
 def worker() -> Worker:
-    from chalicelib.execution import utcnow
+    from chalicelib.clock import utcnow
     from chalicelib.worker import Worker
 
-    return Worker(firing(), executor(), run_service(), queues(), utcnow)
+    _bind()  # the worker reads runs itself, before building any service
+    # Factories, not services: each event builds what it needs on first use (a run's
+    # message no firing, a fire no run service).
+    return Worker(firing, executor, run_service, queues(), utcnow)
 
 
 def reset() -> None:

@@ -12,10 +12,14 @@ Event shapes (docs/operations.md has them all):
   redeliver its neighbours.
 
 A batch runs inline, one message after the other, inside one Lambda's time. A run is claimed
-(a fire admitted) only if the time left covers what it needs (``execution.needed_seconds``);
+(a fire admitted) only if the time left covers what it needs (``clock.needed_seconds``);
 otherwise that message and the rest of the batch are reported failed, unprocessed, and SQS
 delivers them again after their visibility timeout. A batch whose every message failed raises
 (``BatchFailed``), so the invocation counts in Lambda's Errors metric and its alarm.
+
+The firing, the executor and the run service are given as factories, called by the first event
+that needs each: a run's message loads no schedule code, a fire no job service (issue 19, cold
+start). This module itself imports only what every event uses: the storage and the time budget.
 """
 
 from __future__ import annotations
@@ -24,22 +28,27 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import logs
+from chalicelib.clock import NoTimeLeft, check_time
 from chalicelib.errors import NotFound
-from chalicelib.execution import QUEUED, RUNNING, Executor, NoTimeLeft, check_time
-from chalicelib.firing import Firing, load_job, parse_time
 from chalicelib.queues import QueueGateway, delay_until
-from chalicelib.runs import RunService
 from chalicelib.storage import RunModel
+from chalicelib.vocabulary import RunStatus
+
+if TYPE_CHECKING:
+    from chalicelib.execution import Executor
+    from chalicelib.firing import Firing
+    from chalicelib.runs import RunService
 
 log = logging.getLogger(__name__)
 DEFAULT_TENANT = "default"
 MAX_EARLY = 2.0  # seconds a delayed message may arrive before its time (whole-second delays)
+QUEUED, RUNNING = RunStatus.QUEUED, RunStatus.RUNNING
 
 __all__ = ["BatchFailed", "NoTimeLeft", "Worker"]
 
@@ -57,9 +66,9 @@ class BatchFailed(Exception):
 class Worker:
     def __init__(
         self,
-        firing: Firing,
-        executor: Executor,
-        runs: RunService,
+        firing: Callable[[], Firing],
+        executor: Callable[[], Executor],
+        runs: Callable[[], RunService],
         queues: QueueGateway,
         clock: Callable[[], datetime],
     ) -> None:
@@ -91,7 +100,7 @@ class Worker:
         job_id = str(event["job_id"])
         if not event.get("scheduled_time"):  # "run this job now" from the AWS CLI
             try:
-                run = self._runs.trigger(tenant, job_id, created_by="lambda-invoke")
+                run = self._runs().trigger(tenant, job_id, created_by="lambda-invoke")
             except NotFound:
                 return {"error": f"job {job_id!r} does not exist in tenant {tenant!r}"}
             return {"run_id": run.run_id, "status": run.status}
@@ -100,7 +109,7 @@ class Worker:
         # the (asynchronous) invocation fail, so Lambda and the Scheduler deliver it again.
         check_time(None, remaining)
         spec = event.get("spec") if isinstance(event.get("spec"), dict) else None
-        run = self._firing.on_schedule(tenant, job_id, when, event.get("schedule"), spec)
+        run = self._firing().on_schedule(tenant, job_id, when, event.get("schedule"), spec)
         try:
             return self._run_fire(run, remaining)
         except NoTimeLeft:  # admitted, then no time: the run went to its queue
@@ -155,10 +164,12 @@ class Worker:
             if spec is not None:  # the job's, when the message was sent: no GetItem
                 check_time(body.get("timeout_seconds"), remaining)
             else:  # a message sent before messages carried it
+                from chalicelib.firing import load_job  # (the next line loads it anyway)
+
                 job = load_job(tenant, str(body["job_id"]))
                 if job is not None:  # (a missing job's fire is only recorded SKIPPED)
                     check_time(job.timeout_seconds, remaining)
-            run = self._firing.admit(tenant, str(body["job_id"]), when, job, True, spec)
+            run = self._firing().admit(tenant, str(body["job_id"]), when, job, True, spec)
             return self._run_fire(run, remaining)
         return self.execute_run(tenant, str(body["run_id"]), remaining)
 
@@ -179,9 +190,9 @@ class Worker:
             )
             return QUEUED
         check_time(run.timeout_seconds, remaining)
-        if not self._executor.claim(run):
+        if not self._executor().claim(run):
             return run.status
-        return self._executor.execute(run, remaining)
+        return self._executor().execute(run, remaining)
 
     def wait_until(self, when: datetime) -> None:
         """SQS delays are whole seconds, rounded down: wait out the last fraction here, so a
@@ -198,7 +209,7 @@ class Worker:
         if run.status != RUNNING:
             return {"run_id": run.run_id, "status": run.status}
         try:
-            status = self._executor.execute(run, remaining)
+            status = self._executor().execute(run, remaining)
         except NoTimeLeft:
             # Back to QUEUED. A fire delivered again is a duplicate, so the run goes to its
             # queue on its own message (if that send fails, the reaper's dispatch sweep sends it).
@@ -211,6 +222,12 @@ class Worker:
             self._queues.send(run.queue, {"run_id": run.run_id, "tenant": run.tenant})
         except Exception:
             log.warning("run %s is QUEUED but its message was not sent", run.run_id, exc_info=True)
+
+
+def parse_time(text: str) -> datetime:
+    """A scheduled time as EventBridge writes it (``2030-01-01T09:00:00Z``)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _remaining(context: Any) -> Callable[[], int] | None:

@@ -150,3 +150,82 @@ def test_importing_the_api_loads_no_core_module_a_request_builds():
     loaded, homes = _run(probe).splitlines()[:2]
     assert loaded == "[]"
     assert homes == "chalicelib.schedules.describe chalicelib.schedules.spec"
+
+
+WORKER_SETUP = """
+from chalicelib import resources, services
+from chalicelib.runs import steps_of
+from chalicelib.settings import get_settings
+from chalicelib.tasks import registry
+resources.provision(get_settings())
+job = {"name": "nightly", "task": "echo", "schedule": "0 2 * * *"}
+print(services.job_service().create("default", job, created_by="test").job_id)
+print(services.run_service().submit("default", steps_of(registry, "echo", None, [], {})).run_id)
+"""
+WORKER_EVENT = """
+import sys, botocore.session
+built = []
+create = botocore.session.Session.create_client
+def counted(self, name, *args, **kwargs):
+    built.append(name)
+    return create(self, name, *args, **kwargs)
+botocore.session.Session.create_client = counted
+import app
+print(app.worker({event}, None)["status"])
+print(built)
+print(sorted(m for m in ("chalicelib.jobs", "chalicelib.runs", "chalicelib.firing",
+                         "chalicelib.schedules.spec") if m in sys.modules))
+"""
+
+
+def test_a_worker_functions_first_event_reads_its_tables_with_one_client_and_no_service():
+    """A worker function's first event, in a fresh interpreter as on Lambda, reads the tables
+    its settings name (``BEATLESS_TABLE_PREFIX`` here), through one DynamoDB client, and loads
+    only what its kind of event uses: a fire no job or run service, a run's message no firing
+    nor schedule code (the worker is given factories; issue 19). A model read before the
+    models were bound would read the default tables, and binding then builds a second client."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        endpoint = "http://{}:{}".format(*server.get_host_and_port())
+        env = {
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_ENDPOINT_URL": endpoint,
+            "BEATLESS_AWS_ENDPOINT_URL": endpoint,
+            "BEATLESS_TABLE_PREFIX": "cold-",
+        }
+        job_id, run_id = _run(WORKER_SETUP, **env).split()[-2:]
+        env["BEATLESS_FUNCTION"] = "worker"
+        fire = {"job_id": job_id, "tenant": "default", "scheduled_time": "2030-01-02T02:00:00Z"}
+        status, clients, loaded = _run(WORKER_EVENT.format(event=fire), **env).splitlines()
+        assert (status, clients) == ("SUCCEEDED", "['dynamodb']")
+        assert loaded == "['chalicelib.firing', 'chalicelib.schedules.spec']"
+        message = {"run_id": run_id, "tenant": "default"}
+        status, clients, loaded = _run(WORKER_EVENT.format(event=message), **env).splitlines()
+        assert (status, clients, loaded) == ("SUCCEEDED", "['dynamodb']", "[]")
+    finally:
+        server.stop()
+
+
+def test_a_target_types_module_loads_on_the_types_first_use():
+    """The built-in target types are listed without importing their modules, and a type's
+    module is imported when the type is first asked for: a worker that runs tasks never loads
+    the HTTP or AWS targets' code (issue 19)."""
+    probe = (
+        "import sys\n"
+        "from chalicelib import targets\n"
+        "loaded = lambda: sorted(m for m in sys.modules if m.startswith('chalicelib.targets.'))\n"
+        "print(targets.names(), loaded())\n"
+        "print(targets.get('sqs').name, loaded())\n"
+        "print(targets.get('nope'), targets.get('http').name, loaded())\n"
+    )
+    listed, sqs, http = _run(probe).splitlines()
+    kinds = "('eventbridge', 'http', 'lambda', 'sqs', 'stepfunctions')"
+    assert listed == f"{kinds} ['chalicelib.targets.base']"
+    assert sqs == "sqs ['chalicelib.targets.aws', 'chalicelib.targets.base']"
+    assert http == (
+        "None http ['chalicelib.targets.aws', 'chalicelib.targets.base', 'chalicelib.targets.http']"
+    )

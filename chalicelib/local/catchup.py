@@ -104,7 +104,7 @@ def coalesce_planned(since: datetime, until: datetime) -> list[tuple[str, str, d
     recorded. Works on moto's restored queues, before it serves."""
     from moto.backends import get_backend
 
-    from chalicelib.firing import parse_time
+    from chalicelib.worker import parse_time
 
     removed: list[tuple[str, str, datetime]] = []
     for _account, _region, backend in get_backend("sqs").iter_backends():  # type: ignore[call-overload]

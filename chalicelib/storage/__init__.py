@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pynamodb.connection import Connection
+from pynamodb.exceptions import TableError
 from pynamodb.models import Model
 
 from chalicelib.settings import Settings
@@ -33,12 +34,31 @@ def bind(settings: Settings) -> None:
 
     PynamoDB caches one connection per model and only rebuilds it when the table name changes,
     so the cached connection is dropped here too, but only when something changed: building a
-    botocore client costs more than most requests."""
+    botocore client costs more than most requests. Every model then shares one connection."""
     for model in ALL_MODELS:
         wanted = (getattr(settings, _TABLE_SETTING[model]), settings.region, settings.endpoint_url)
         if (model.Meta.table_name, model.Meta.region, model.Meta.host) != wanted:
             model.Meta.table_name, model.Meta.region, model.Meta.host = wanted
             model._connection = None
+    _share_connection()
+
+
+def _share_connection() -> None:
+    """Point every model's table connection at JobModel's connection. PynamoDB gives each model
+    its own, so its own botocore session, client and HTTP pool: a cold start paid for a client
+    (and a TLS handshake) per model it used, each client's build parsing DynamoDB's service
+    model again. A connection serves any table whose schema it was given (transactions across
+    tables already used JobModel's); the clients are built on first use, not here."""
+    shared = JobModel._get_connection().connection
+    for model in ALL_MODELS:
+        table = model._get_connection()
+        if table.connection is shared:
+            continue
+        try:
+            shared.get_meta_table(table.table_name)
+        except TableError:
+            shared.add_meta_table(table.get_meta_table())
+        table.connection = shared
 
 
 def connection() -> Connection:

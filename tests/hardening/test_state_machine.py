@@ -262,8 +262,10 @@ class ServiceMachine(RuleBasedStateMachine):
         )
         self.runs_service = RunService(registry, queues, clock)
         executor = Executor(registry, queues, clock)
-        firing = Firing(self.jobs_service, queues, clock)
-        self.worker = Worker(firing, executor, self.runs_service, queues, clock)
+        firing = Firing(lambda: self.jobs_service, queues, clock)
+        self.worker = Worker(
+            lambda: firing, lambda: executor, lambda: self.runs_service, queues, clock
+        )
         self.model: dict[str, ModelJob] = {}
         self.triggered: dict[str, str] = {}  # run id -> "queued" | "cancelled"
         self.retried: dict[str, int] = {}  # run id -> retries asked

@@ -14,7 +14,7 @@ import pytest
 
 from app import worker as worker_handler
 from chalicelib import services
-from chalicelib.execution import needed_seconds
+from chalicelib.clock import needed_seconds
 from chalicelib.local.standins import SqsPump
 from chalicelib.settings import get_settings
 from chalicelib.storage import JobModel, RunModel
