@@ -8,12 +8,18 @@ machine shared with other work the wall time measures the neighbours. What the A
 request, so the last row compares import + first request with ``import boto3`` + building the
 client that request needs: laziness that only moves the cost shows there. The worker
 function's import defers the fire path to its first event, so its last rows time import + one
-scheduled fire against a moto server, next to ``import boto3`` + a client + one call."""
+scheduled fire against a moto server, next to ``import boto3`` + a client + one call.
+
+With valgrind installed and 10 repeats or more, each row also gives the instructions one run
+executes (callgrind, less ``-c pass``): a count that does not depend on the machine's load,
+where the CPU time of a shared machine moves by several percent from one run to the next."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -57,6 +63,8 @@ with mock_aws():
     assert "pydantic" not in sys.modules  # moto does not load it: the requests pay for it
     key = {"Authorization": "Bearer bl_k", "Content-Type": "application/json"}
     job = b'{"name": "nightly", "task": "echo", "schedule": "0 2 * * *"}'
+    import gc
+    gc.collect()  # the setup's garbage is not the requests' (a Lambda has no setup in-process)
     times = [time.process_time()]
     with Client(app.app) as c:
         assert c.http.get("/v1/jobs", headers=key).status_code == 200
@@ -76,6 +84,35 @@ def _time(code: str, env: dict[str, str] = ENV) -> float:
     if status:
         raise RuntimeError(f"{code!r} failed ({status})")
     return usage.ru_utime + usage.ru_stime
+
+
+VALGRIND = shutil.which("valgrind")
+CALLGRIND = ("--tool=callgrind", "--callgrind-out-file=/dev/null")
+
+
+def _instructions(code: str, env: dict[str, str] = ENV) -> float:
+    """Millions of instructions a fresh interpreter running ``code`` executes (callgrind)."""
+    assert VALGRIND is not None
+    done = subprocess.run(
+        [VALGRIND, *CALLGRIND, sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env | {"PYTHONHASHSEED": "0"},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    assert found, done.stderr[-2000:]
+    return int(found.group(1)) / 1e6
+
+
+def _counts(pairs: dict[str, tuple[str, dict[str, str]]]) -> dict[str, float] | None:
+    """Instructions of each ``name: (code, env)``, less an empty interpreter's; None without
+    valgrind."""
+    if VALGRIND is None:
+        return None
+    empty = _instructions("pass")
+    return {name: _instructions(code, env) - empty for name, (code, env) in pairs.items()}
 
 
 FIRE_SETUP = """
@@ -98,7 +135,7 @@ client.get_item(TableName="beatless-jobs", Key={{"tenant": {{"S": "default"}},
 """
 
 
-def fire_rows(repeats: int) -> list[str]:
+def fire_rows(repeats: int, count: bool = False) -> list[str]:
     """A worker function's cold start with its first event, which is what a Lambda pays: a
     fresh interpreter with ``BEATLESS_FUNCTION=worker`` imports app and handles one scheduled
     fire of an echo job (the fire's writes, the run executed), talking over HTTP to a moto
@@ -131,47 +168,70 @@ def fire_rows(repeats: int) -> list[str]:
             when = (start + timedelta(days=n)).strftime("%Y-%m-%dT02:00:00Z")
             fires.append(_time(FIRE.format(job=job, when=when), env))
             floors.append(_time(FIRE_FLOOR.format(job=job), env))
+        when = (start + timedelta(days=repeats)).strftime("%Y-%m-%dT02:00:00Z")
+        counts = (
+            _counts(
+                {
+                    "fire": (FIRE.format(job=job, when=when), env),
+                    "floor": (FIRE_FLOOR.format(job=job), env),
+                }
+            )
+            if count
+            else None
+        )
     finally:
         server.stop()
     fire, floor = statistics.median(fires), statistics.median(floors)
+    fire_n, floor_n, ratio_n = ("", "", "")
+    if counts:
+        fire_n, floor_n = f"{counts['fire']:.0f} M", f"{counts['floor']:.0f} M"
+        ratio_n = f"{counts['fire'] / counts['floor']:.2f}"
     return [
         f"| a worker function: import + one scheduled fire (echo job, moto server over HTTP) "
-        f"| {fire * 1000:.0f} ms | {fire / floor:.2f} against the next row |",
-        f"| boto3 + DynamoDB client + one GetItem (same server) | {floor * 1000:.0f} ms | |",
+        f"| {fire * 1000:.0f} ms | {fire / floor:.2f} against the next row "
+        f"| {fire_n} | {ratio_n} |",
+        f"| boto3 + DynamoDB client + one GetItem (same server) | {floor * 1000:.0f} ms | "
+        f"| {floor_n} | |",
     ]
 
 
 def run(repeats: int = 20) -> list[str]:
+    count = VALGRIND is not None and repeats >= 10
     baseline = _time("pass")
     samples: dict[str, list[float]] = {name: [] for name in IMPORTS}
     for _ in range(repeats):  # interleaved, so drift hits every line alike
         for name, code in IMPORTS.items():
             samples[name].append(_time(code) - baseline)
     boto3 = statistics.median(samples["boto3 alone"])
-    rows = ["| import (fresh interpreter) | median CPU time | ratio to boto3 |", "|---|---|---|"]
+    counts = _counts({name: (code, ENV) for name, code in IMPORTS.items()}) if count else None
+    rows = [
+        "| import (fresh interpreter) | median CPU time | ratio to boto3 | instructions | ratio |",
+        "|---|---|---|---|---|",
+    ]
     for name, values in samples.items():
         median = statistics.median(values)
-        rows.append(f"| {name} | {median * 1000:.0f} ms | {median / boto3:.2f} |")
+        n = f"{counts[name]:.0f} M | {counts[name] / counts['boto3 alone']:.2f}" if counts else " |"
+        rows.append(f"| {name} | {median * 1000:.0f} ms | {median / boto3:.2f} | {n} |")
     out = subprocess.run(
         [sys.executable, "-c", FIRST], cwd=ROOT, env=ENV, check=True, capture_output=True, text=True
     ).stdout.split()
     first, create, second = (float(v) for v in out[-3:])
     rows.append(
         f"| first request after import (GET /v1/jobs: DynamoDB client built, against moto) "
-        f"| {first * 1000:.0f} ms | |"
+        f"| {first * 1000:.0f} ms | | | |"
     )
     rows.append(
         f"| first create (POST /v1/jobs: pydantic and the native models loaded, Scheduler client) "
-        f"| {create * 1000:.0f} ms | |"
+        f"| {create * 1000:.0f} ms | | | |"
     )
-    rows.append(f"| a second request (GET /v1/jobs) | {second * 1000:.0f} ms | |")
+    rows.append(f"| a second request (GET /v1/jobs) | {second * 1000:.0f} ms | | | |")
     api = statistics.median(samples["the API (import app)"]) + first + create
     client = statistics.median(samples[CLIENT])
     rows.append(
         f"| the API: import + first request + first create, against {CLIENT.split(' (')[0]} "
-        f"| {api * 1000:.0f} ms | {api / client:.2f} |"
+        f"| {api * 1000:.0f} ms | {api / client:.2f} | | |"
     )
-    return rows + fire_rows(repeats)
+    return rows + fire_rows(repeats, count)
 
 
 if __name__ == "__main__":

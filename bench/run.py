@@ -30,7 +30,7 @@ SECTIONS = [
         ["200"],
     ),
     (
-        "4. Cold start (fresh interpreters, median CPU time, ratio to import boto3)",
+        "4. Cold start (fresh interpreters: median CPU time, instructions; ratio to import boto3)",
         "coldstart.py",
         ["3"],
         ["20"],
