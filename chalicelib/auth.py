@@ -18,11 +18,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from chalicelib import tokens
+from chalicelib.clock import utcnow
 from chalicelib.errors import InvalidRequest, NotFound, Unauthorized
 from chalicelib.ids import deriving, is_id, new_id
 from chalicelib.storage import ApiKeyModel
@@ -78,7 +79,7 @@ class CreatedKey:
 
 
 class KeyService:
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(self, clock: Callable[[], datetime] = utcnow) -> None:
         self._clock = clock
         self._cache: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()

@@ -13,7 +13,7 @@ import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,6 +24,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import handoff, quotas, schedules, storage, targets
 from chalicelib.auth import Principal
+from chalicelib.clock import utcnow
 from chalicelib.errors import (
     Conflict,
     Forbidden,
@@ -78,10 +79,6 @@ MAX_PAGE = 100
 WORKER_MARKS = ("fire_count", "total_run_count", "finished_at", LAST)
 #: Reads of the job by one edit when fires keep landing between its read and its write.
 EDIT_ROUNDS = 4
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class _Moved(Conflict):

@@ -12,10 +12,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from chalicelib.clock import utcnow
 from chalicelib.errors import Conflict, InvalidRequest, condition_failed
 from chalicelib.storage import TenantModel
 
@@ -23,10 +24,6 @@ PREVIOUS_VALID = timedelta(hours=24)
 SECRET_PREFIX = "whsec_"
 MAX_HOSTS = 100
 _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.:[]")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

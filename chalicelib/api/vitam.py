@@ -291,7 +291,7 @@ def task_out(run: Run) -> dict[str, Any]:
         )
     error = None
     if run.status in (RunStatus.FAILED, RunStatus.TIMED_OUT):
-        error = models.TaskError(
+        error = models.VitamErrorOut(
             httpCode=500,
             http_code=500,
             code=run.exc or "TimedOut",

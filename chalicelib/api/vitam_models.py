@@ -13,8 +13,8 @@ from chalicelib.api.vitam import Behavior
 
 
 class VitamErrorOut(Model):
-    """What ``vitam_error`` answers: Vitam's ``VitamError`` (``httpCode`` is the name its parser
-    needs), plus the seed's ``http_code``."""
+    """What ``vitam_error`` answers, and a failed task's ``error``: Vitam's ``VitamError``
+    (``httpCode`` is the name its parser needs), plus the seed's ``http_code``."""
 
     httpCode: int
     http_code: int
@@ -44,17 +44,6 @@ class StepIn(Model):
     actions: list[Action] = Field(min_length=1, max_length=50)
 
 
-class TaskError(Model):
-    httpCode: int
-    http_code: int
-    code: str
-    context: str
-    state: str
-    message: str
-    description: str
-    errors: list[dict[str, Any]]
-
-
 class TaskOut(Model):
     id: str
     type: str
@@ -64,7 +53,7 @@ class TaskOut(Model):
     end_date: Instant | None
     expiration_date: Instant
     result_link: str
-    error: TaskError | None
+    error: VitamErrorOut | None
     actions: list[dict[str, Any]]
 
 

@@ -21,20 +21,17 @@ import logging
 import os
 import signal
 import threading
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from chalicelib.clock import utcnow
 from chalicelib.local.state import Activity
 
 ROOT = Path(__file__).resolve().parents[2]
 #: How often the state is saved while it changes: a SIGKILL loses at most this much.
 SAVE_SECONDS = 2.0
 log = logging.getLogger("local-runtime")  # not under "beatless": Chalice owns that logger
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def state_folder() -> Path | None:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib.clock import utcnow
 from chalicelib.local.state import Activity
 from chalicelib.schedules.cron import parse_aws
 from chalicelib.schedules.nextfire import cron_fires
@@ -29,10 +30,6 @@ _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _AT = re.compile(r"^at\((.+)\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")
 _UNIT = {"minute": 60, "hour": 3600, "day": 86400}
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def next_fire(schedule: dict[str, Any], after: datetime) -> datetime | None:

@@ -7,6 +7,7 @@ gap was overwritten: its ``fire_count`` and ``total_run_count`` went back, so a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,18 +22,32 @@ FIRE = {"tenant": "default", "scheduled_time": "2030-01-01T01:00:00Z"}
 LATER = {"tenant": "default", "scheduled_time": "2030-01-01T02:00:00Z"}
 
 
-def _fire_before_edit_write(monkeypatch: pytest.MonkeyPatch, fire: dict[str, Any]) -> list[Any]:
-    """Make the next job edit's write run ``fire`` just before it writes (after its read)."""
+def _before_edit_write(monkeypatch: pytest.MonkeyPatch, race: Callable[[], Any]) -> list[Any]:
+    """Make the next job edit's write call ``race`` just before it writes (after its read);
+    the list gets what ``race`` answered."""
     original = JobService._write
     answers: list[Any] = []
 
     def racing(self: JobService, old: Any, new: Any, *args: Any, **kwargs: Any) -> None:
         if old is not None and new is not None and not answers:
-            answers.append(worker(fire, None))
+            answers.append(race())
         original(self, old, new, *args, **kwargs)
 
     monkeypatch.setattr(JobService, "_write", racing)
     return answers
+
+
+def _raced_job(client: Any, **fields: Any) -> dict[str, Any]:
+    """An hourly job of one repeat whose runs count themselves."""
+    return create(
+        client,
+        name="raced",
+        task="tests.count",
+        kwargs={"key": "race"},
+        schedule="@hourly",
+        repeats=1,
+        **fields,
+    )
 
 
 @pytest.mark.parametrize(
@@ -57,15 +72,8 @@ def _fire_before_edit_write(monkeypatch: pytest.MonkeyPatch, fire: dict[str, Any
 def test_an_edit_keeps_a_fire_counted_between_its_read_and_write(
     client: Any, monkeypatch: pytest.MonkeyPatch, method: str, path: str, body: Any
 ) -> None:
-    job = create(
-        client,
-        name="raced",
-        task="tests.count",
-        kwargs={"key": "race"},
-        schedule="@hourly",
-        repeats=1,
-    )
-    answers = _fire_before_edit_write(monkeypatch, FIRE | {"job_id": job["id"]})
+    job = _raced_job(client)
+    answers = _before_edit_write(monkeypatch, lambda: worker(FIRE | {"job_id": job["id"]}, None))
     response = send(client, method, f"/v1/jobs/{job['id']}{path}", body)
     assert response.status_code == 200, response.json_body
     assert answers and answers[0]["status"] == "SUCCEEDED", answers
@@ -85,24 +93,10 @@ def test_a_resume_keeps_a_fire_counted_between_its_read_and_write(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A trigger (a run counted on the job, not a fire) racing a resume is kept too."""
-    job = create(
-        client,
-        name="raced",
-        task="tests.count",
-        kwargs={"key": "race"},
-        schedule="@hourly",
-        repeats=1,
-        enabled=False,
+    job = _raced_job(client, enabled=False)
+    triggered = _before_edit_write(
+        monkeypatch, lambda: services.run_service().trigger("default", job["id"]).run_id
     )
-    original = JobService._write
-    triggered: list[Any] = []
-
-    def racing(self: JobService, old: Any, new: Any, *args: Any, **kwargs: Any) -> None:
-        if old is not None and new is not None and not triggered:
-            triggered.append(services.run_service().trigger("default", job["id"]).run_id)
-        original(self, old, new, *args, **kwargs)
-
-    monkeypatch.setattr(JobService, "_write", racing)
     response = send(client, "POST", f"/v1/jobs/{job['id']}/resume")
     assert response.status_code == 200, response.json_body
     assert len(triggered) == 1
